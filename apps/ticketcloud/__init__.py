@@ -1,0 +1,1 @@
+"""TicketCloud: the help desk app. It uses only `portal.sdk`."""

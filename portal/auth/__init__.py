@@ -1,0 +1,1 @@
+"""Authentication: passwords, sessions, CSRF, API tokens and sign-in throttling."""

@@ -1,0 +1,107 @@
+"""Server-side sessions behind an HttpOnly cookie, and the principal a request acts as."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy import delete
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import select
+
+from portal.auth.tokens import API_TOKEN_PREFIX, digest, new_secret
+from portal.db import utcnow
+from portal.models import ApiToken, Role, Tenant, User, UserSession
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "miportal_session"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user a request or WebSocket acts as."""
+
+    user_id: int
+    tenant_id: int
+    tenant_slug: str
+    tenant_name: str
+    role: Role
+    name: str
+    email: str
+    via: Literal["session", "token"]
+    csrf_token: str | None = None
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+async def do_create_session(session: AsyncSession, user: User, *, hours: int) -> tuple[str, str]:
+    """Store a new session for `user`; return the cookie value and the CSRF token."""
+    assert user.id is not None
+    cookie_value = new_secret()
+    csrf_token = new_secret()
+    session.add(UserSession(
+        token_hash=digest(cookie_value), user_id=user.id, tenant_id=user.tenant_id,
+        csrf_token=csrf_token, expires_at=utcnow() + timedelta(hours=hours),
+    ))
+    logger.info("Signed in user %s of tenant %s", user.id, user.tenant_id)
+    return cookie_value, csrf_token
+
+
+async def load_session_principal(session: AsyncSession, cookie_value: str) -> Principal | None:
+    """Return the principal of a live session, or None for unknown, expired or disabled."""
+    if not cookie_value or len(cookie_value) > 128:
+        return None
+    row = await session.get(UserSession, digest(cookie_value))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    return await _principal(session, row.user_id, via="session", csrf_token=row.csrf_token)
+
+
+async def load_token_principal(session: AsyncSession, token: str) -> Principal | None:
+    if not token.startswith(API_TOKEN_PREFIX) or len(token) > 128:
+        return None
+    statement = select(ApiToken).where(ApiToken.token_hash == digest(token))
+    row = (await session.exec(statement)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return await _principal(session, row.user_id, via="token")
+
+
+async def do_delete_session(session: AsyncSession, cookie_value: str) -> None:
+    await session.exec(delete(UserSession).where(  # type: ignore[call-overload]
+        UserSession.token_hash == digest(cookie_value)))
+
+
+async def do_delete_user_sessions(session: AsyncSession, user_id: int) -> None:
+    await session.exec(delete(UserSession).where(  # type: ignore[call-overload]
+        UserSession.user_id == user_id))
+
+
+async def do_issue_api_token(session: AsyncSession, user: User, *, name: str) -> str:
+    """Store a new API token for `user` and return it; it is shown once, never stored."""
+    assert user.id is not None
+    token = API_TOKEN_PREFIX + new_secret()
+    session.add(ApiToken(tenant_id=user.tenant_id, user_id=user.id, name=name[:100],
+                         token_hash=digest(token)))
+    logger.info("Issued API token %r for user %s of tenant %s", name, user.id, user.tenant_id)
+    return token
+
+
+async def _principal(
+    session: AsyncSession, user_id: int, *, via: Literal["session", "token"],
+    csrf_token: str | None = None,
+) -> Principal | None:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    tenant = await session.get(Tenant, user.tenant_id)
+    assert user.id is not None and tenant is not None
+    return Principal(
+        user_id=user.id, tenant_id=user.tenant_id, tenant_slug=tenant.slug,
+        tenant_name=tenant.name, role=user.role, name=user.name, email=user.email, via=via,
+        csrf_token=csrf_token,
+    )

@@ -1,0 +1,213 @@
+"""The admin command line: `python -m portal COMMAND ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+
+from portal.auth.passwords import hash_password
+from portal.auth.sessions import do_delete_user_sessions, do_issue_api_token
+from portal.errors import PortalError
+from portal.migrate import PORTAL_BRANCH, build_config, upgrade
+from portal.registry import installations
+from portal.services import Services, build_services
+from portal.settings import Settings, load_or_create_secret_key
+from portal.tenants import do_create_tenant, do_create_user, find_user_by_email, \
+    get_tenant_by_slug
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m portal",
+                                     description="Administer a MiPortal installation.")
+    parser.add_argument("--data-dir", default=os.environ.get("MIPORTAL_DATA_DIR", "data"),
+                        help="the portal's data folder (MIPORTAL_DATA_DIR; default ./data)")
+    parser.add_argument("--database-url", default=os.environ.get("MIPORTAL_DATABASE_URL", ""),
+                        help="database URL (MIPORTAL_DATABASE_URL; default the SQLite file in "
+                             "the data folder)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tenant = commands.add_parser("create-tenant", help="create a workspace (tenant)")
+    tenant.add_argument("slug", help="workspace name used to sign in, such as 'acme'")
+    tenant.add_argument("--name", required=True, help="display name, such as 'Acme Inc.'")
+
+    user = commands.add_parser("create-user", help="create a user in a workspace")
+    user.add_argument("--tenant", required=True, help="workspace name")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", required=True)
+    user.add_argument("--role", required=True, choices=["admin", "agent", "customer"])
+    user.add_argument("--password-stdin", action="store_true",
+                      help="read the password from standard input instead of prompting; "
+                           "without a terminal a random password is printed")
+
+    reset = commands.add_parser("reset-password",
+                                help="set a new password and end the user's sessions")
+    reset.add_argument("--tenant", required=True)
+    reset.add_argument("--email", required=True)
+    reset.add_argument("--password-stdin", action="store_true")
+
+    token = commands.add_parser("issue-token", help="issue an API token for a user")
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--email", required=True)
+    token.add_argument("--name", default="cli", help="label to recognise the token by")
+
+    apps = commands.add_parser("apps", help="list, install or uninstall apps")
+    app_commands = apps.add_subparsers(dest="apps_command", required=True, metavar="ACTION")
+    listing = app_commands.add_parser("list", help="list apps, with their status per workspace")
+    listing.add_argument("--tenant", help="show the installation status in this workspace")
+    install = app_commands.add_parser("install", help="install an app for a workspace")
+    install.add_argument("app_id")
+    install.add_argument("--tenant", required=True)
+    uninstall = app_commands.add_parser("uninstall",
+                                        help="uninstall an app for a workspace (data kept)")
+    uninstall.add_argument("app_id")
+    uninstall.add_argument("--tenant", required=True)
+    uninstall.add_argument("--purge", action="store_true",
+                           help="also delete the app's data for the workspace")
+
+    commands.add_parser("migrate", help="apply the portal's and installed apps' migrations")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except PortalError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, database_url=args.database_url,
+                        secret_key=load_or_create_secret_key(data_dir))
+    services = build_services(settings)
+    try:
+        config = build_config(services.registry.migration_dirs())
+        await upgrade(services.db, [PORTAL_BRANCH], config)
+        if args.command == "migrate":
+            from portal.services import migrate_all
+
+            await migrate_all(services)
+            print("Migrations applied.")
+            return 0
+        return await _COMMANDS[args.command](services, args)
+    finally:
+        await services.db.dispose()
+
+
+def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """Return the password and whether it was generated (and so must be printed)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Repeat password: "):
+            raise PortalError("The two passwords differ; run the command again.")
+        return first, False
+    return secrets.token_urlsafe(12), True
+
+
+async def _create_tenant(services: Services, args: argparse.Namespace) -> int:
+    async with services.db.transaction() as session:
+        tenant = await do_create_tenant(session, slug=args.slug, name=args.name)
+    print(f"Created workspace {tenant.slug!r} (id {tenant.id}).")
+    return 0
+
+
+async def _create_user(services: Services, args: argparse.Namespace) -> int:
+    password, generated = _read_password(args)
+    async with services.db.transaction() as session:
+        tenant = await get_tenant_by_slug(session, args.tenant)
+        assert tenant.id is not None
+        user = await do_create_user(session, tenant_id=tenant.id, email=args.email,
+                                    name=args.name, role=args.role, password=password)
+    print(f"Created {user.role.value} {user.email} (id {user.id}) in {args.tenant!r}.")
+    if generated:
+        print(f"Password: {password}")
+    return 0
+
+
+async def _reset_password(services: Services, args: argparse.Namespace) -> int:
+    password, generated = _read_password(args)
+    async with services.db.transaction() as session:
+        user = await _user(session, args.tenant, args.email)
+        user.password_hash = hash_password(password)
+        session.add(user)
+        assert user.id is not None
+        await do_delete_user_sessions(session, user.id)
+    print(f"Password of {user.email} reset; their sessions were ended.")
+    if generated:
+        print(f"Password: {password}")
+    return 0
+
+
+async def _issue_token(services: Services, args: argparse.Namespace) -> int:
+    async with services.db.transaction() as session:
+        user = await _user(session, args.tenant, args.email)
+        token = await do_issue_api_token(session, user, name=args.name)
+    print(token)
+    return 0
+
+
+async def _apps(services: Services, args: argparse.Namespace) -> int:
+    registry = services.registry
+    if args.apps_command == "list":
+        tenant_id = None
+        if args.tenant:
+            async with services.db.read() as session:
+                tenant_id = (await get_tenant_by_slug(session, args.tenant)).id
+        for app_id, app in sorted(registry.apps.items()):
+            status = ""
+            if tenant_id is not None:
+                async with services.db.read() as session:
+                    found = await installations.installation_status(session, tenant_id, app_id)
+                status = "installed" if app.builtin else (found.value if found else "available")
+            print(f"{app_id:<16} {app.manifest.version:<10} {status:<12} {app.source.origin}")
+        for broken in registry.broken:
+            print(f"{broken.app_id or '?':<16} {'':<10} {'BROKEN':<12} {broken.origin}: "
+                  f"{broken.error}")
+        return 0
+    async with services.db.read() as session:
+        tenant = await get_tenant_by_slug(session, args.tenant)
+    assert tenant.id is not None
+    if args.apps_command == "install":
+        await installations.install(services.db, registry, tenant_id=tenant.id,
+                                    app_id=args.app_id)
+        print(f"Installed {args.app_id} for {args.tenant!r}.")
+    else:
+        await installations.uninstall(services.db, registry, tenant_id=tenant.id,
+                                      app_id=args.app_id, purge=args.purge)
+        print(f"{'Purged' if args.purge else 'Uninstalled'} {args.app_id} for {args.tenant!r}.")
+    return 0
+
+
+async def _user(session, tenant_slug: str, email: str):  # type: ignore[no-untyped-def]
+    tenant = await get_tenant_by_slug(session, tenant_slug)
+    assert tenant.id is not None
+    user = await find_user_by_email(session, tenant.id, email)
+    if user is None:
+        raise PortalError(f"No user with email {email!r} in workspace {tenant_slug!r}.",
+                          code="not_found", status=404)
+    return user
+
+
+_COMMANDS = {
+    "create-tenant": _create_tenant,
+    "create-user": _create_user,
+    "reset-password": _reset_password,
+    "issue-token": _issue_token,
+    "apps": _apps,
+}

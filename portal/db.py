@@ -1,0 +1,129 @@
+"""Database engine, sessions and the transaction helper that runs after-commit work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.types import DateTime, TypeDecorator
+
+logger = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT_KEY = "miportal.after_commit"
+_SQLITE_BEGIN = "miportal_sqlite_begin"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset, so values are stored as naive UTC and tagged on read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Database:
+    """The engine and session factory of one portal process."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_engine_options(url))
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
+            event.listen(self.engine.sync_engine, "begin", _begin_sqlite)
+        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session inside one transaction; commit on success, roll back on error.
+
+        Callbacks registered with `after_commit` run once the commit succeeded, so events
+        and other side effects never announce work that was rolled back.
+        """
+        async with self.sessions() as session:
+            try:
+                if self.dialect == "sqlite":
+                    # Take SQLite's write lock at BEGIN: a deferred transaction that later
+                    # writes fails with "database is locked" instead of waiting.
+                    await session.connection(execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                session.info.pop(_AFTER_COMMIT_KEY, None)
+                raise
+            for callback in session.info.pop(_AFTER_COMMIT_KEY, []):
+                try:
+                    await callback()
+                except Exception:
+                    # The data is committed; a failed notification must not turn the
+                    # request into an error. Clients catch up from the event log.
+                    logger.exception("After-commit callback %r failed", callback)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session for reads only; it never takes the SQLite write lock."""
+        async with self.sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` after the transaction of `session` commits (only with
+    `Database.transaction`)."""
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (the pysqlite recipe in the
+    # SQLAlchemy docs), because the driver's implicit BEGIN is always DEFERRED.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _begin_sqlite(connection: Any) -> None:
+    mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,1 @@
+"""The desktop's server side: launcher entries and saved window layouts."""

@@ -1,0 +1,1 @@
+"""Events: what happened, who may see it, and how it reaches desktops."""

@@ -1,0 +1,104 @@
+"""The durable event log: events are written in the transaction that caused them.
+
+Sequence numbers come from a per-tenant counter row that the writing transaction
+updates, so the row lock (or SQLite's single writer) makes commit order equal sequence
+order within a tenant. A reader that has seen every event up to N can therefore ask for
+`seq > N` at any time and never miss one that commits later with a smaller number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from portal.db import after_commit, utcnow
+from portal.errors import InvalidInput
+from portal.events.bus import EventBus
+from portal.events.model import MAX_PAYLOAD_BYTES, Audience, Event, Notification, check_topic
+from portal.models import EventCounter, EventRecord
+
+logger = logging.getLogger(__name__)
+
+
+async def stage_event(
+    session: AsyncSession, bus: EventBus, *, tenant_id: int, topic: str,
+    payload: dict[str, Any], audience: Audience, notification: Notification | None = None,
+) -> Event:
+    """Write an event into the current transaction and publish it once that commits."""
+    check_topic(topic)
+    encoded = json.dumps(payload, separators=(",", ":"))
+    if len(encoded) > MAX_PAYLOAD_BYTES:
+        raise InvalidInput(f"The payload of event {topic!r} is {len(encoded)} bytes; the "
+                           f"maximum is {MAX_PAYLOAD_BYTES}.", field="payload")
+
+    seq = await _next_seq(session, tenant_id)
+    record = EventRecord(
+        id=str(uuid.uuid4()), tenant_id=tenant_id, seq=seq, topic=topic, time=utcnow(),
+        payload=payload, notification=notification.as_json() if notification else None,
+        audience_users=sorted(audience.users),
+        audience_roles=sorted(role.value for role in audience.roles),
+    )
+    session.add(record)
+    event = Event.from_record(record)
+
+    async def publish() -> None:
+        await bus.publish(event)
+
+    after_commit(session, publish)
+    return event
+
+
+async def _next_seq(session: AsyncSession, tenant_id: int) -> int:
+    statement = (
+        update(EventCounter)
+        .where(col(EventCounter.tenant_id) == tenant_id)
+        .values(last_seq=EventCounter.last_seq + 1)
+        .returning(col(EventCounter.last_seq))
+    )
+    seq = (await session.exec(statement)).scalar_one_or_none()  # type: ignore[call-overload]
+    if seq is None:
+        raise InvalidInput(f"Tenant {tenant_id} has no event counter; was it created with "
+                           "`python -m portal create-tenant`?", field="tenant_id")
+    return int(seq)
+
+
+async def events_after(
+    session: AsyncSession, tenant_id: int, after: int, *, limit: int = 500,
+) -> Sequence[Event]:
+    statement = (
+        select(EventRecord)
+        .where(EventRecord.tenant_id == tenant_id, EventRecord.seq > after)
+        .order_by(col(EventRecord.seq))
+        .limit(limit)
+    )
+    return [Event.from_record(record) for record in (await session.exec(statement)).all()]
+
+
+async def last_seq(session: AsyncSession, tenant_id: int) -> int:
+    counter = await session.get(EventCounter, tenant_id)
+    return counter.last_seq if counter is not None else 0
+
+
+async def oldest_seq(session: AsyncSession, tenant_id: int) -> int | None:
+    statement = select(func.min(EventRecord.seq)).where(EventRecord.tenant_id == tenant_id)
+    return (await session.exec(statement)).one()
+
+
+async def do_prune_events(session: AsyncSession, *, keep: int) -> int:
+    """Delete all but the newest `keep` events of every tenant; return how many went."""
+    deleted = 0
+    for counter in (await session.exec(select(EventCounter))).all():
+        result = await session.exec(delete(EventRecord).where(  # type: ignore[call-overload]
+            col(EventRecord.tenant_id) == counter.tenant_id,
+            col(EventRecord.seq) <= counter.last_seq - keep))
+        deleted += result.rowcount or 0
+    if deleted:
+        logger.info("Pruned %s old events", deleted)
+    return deleted

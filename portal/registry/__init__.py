@@ -1,0 +1,1 @@
+"""The app registry: manifests, discovery, installation per tenant and mounting."""

@@ -1,0 +1,158 @@
+"""Load and validate an app's manifest.json against app_manifest.schema.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+import portal
+from portal.settings import REPOSITORY_ROOT
+
+SCHEMA_PATH = REPOSITORY_ROOT / "app_manifest.schema.json"
+MAX_MANIFEST_BYTES = 256 * 1024
+
+
+class ManifestError(Exception):
+    """An invalid manifest; the message names the file and the field."""
+
+    def __init__(self, path: Path | str, field: str, problem: str) -> None:
+        self.path = str(path)
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{path}: {field}: {problem}")
+
+
+@dataclass(frozen=True)
+class WindowType:
+    type: str
+    title: str
+    entry: str
+    default_size: tuple[int, int]
+    min_size: tuple[int, int]
+    singleton: bool
+    launcher: bool
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    id: str
+    name: str
+    version: str
+    portal: str
+    backend: str
+    windows: tuple[WindowType, ...]
+    description: str = ""
+    static: str | None = None
+    icon: str | None = None
+    event_topics: frozenset[str] = frozenset()
+    permissions: dict[str, frozenset[str]] = field(default_factory=dict)
+    migrations: str | None = None
+    data_tables: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def window(self, window_type: str) -> WindowType | None:
+        return next((window for window in self.windows if window.type == window_type), None)
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def field_path(parts: Any) -> str:
+    """Render a jsonschema path deque as `windows[0].default_size.width`."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(manifest)"
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read, validate and return the manifest at `path`, or raise ManifestError."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ManifestError(path, "(file)", f"cannot be read: {error.strerror}") from error
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(path, "(file)", f"is {len(data)} bytes; the maximum is "
+                                            f"{MAX_MANIFEST_BYTES}")
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ManifestError(path, "(file)", f"is not valid JSON: {error}") from error
+    return parse_manifest(raw, path=path)
+
+
+def parse_manifest(raw: Any, *, path: Path | str = "manifest.json") -> Manifest:
+    errors = sorted(_validator().iter_errors(raw), key=lambda error: list(error.absolute_path))
+    if errors:
+        first = errors[0]
+        name = field_path(first.absolute_path)
+        if first.validator == "required" or first.validator == "additionalProperties":
+            name = field_path(first.absolute_path) if first.absolute_path else "(manifest)"
+        raise ManifestError(path, name, first.message)
+    assert isinstance(raw, dict)
+    _check_semantics(raw, path)
+    return _build(raw)
+
+
+def _check_semantics(raw: dict[str, Any], path: Path | str) -> None:
+    app_id = raw["id"]
+    try:
+        supported = SpecifierSet(raw["portal"])
+    except InvalidSpecifier as error:
+        raise ManifestError(path, "portal", f"invalid version specifier: {error}") from error
+    if Version(portal.__version__) not in supported:
+        raise ManifestError(path, "portal", f"the app supports portal {raw['portal']!r}, but "
+                                            f"this portal is {portal.__version__}")
+    seen: set[str] = set()
+    for index, window in enumerate(raw["windows"]):
+        if window["type"] in seen:
+            raise ManifestError(path, f"windows[{index}].type",
+                                f"duplicate window type {window['type']!r}")
+        seen.add(window["type"])
+        default, minimum = window.get("default_size"), window.get("min_size")
+        if default and minimum and (default["width"] < minimum["width"]
+                                    or default["height"] < minimum["height"]):
+            raise ManifestError(path, f"windows[{index}].default_size",
+                                "is smaller than min_size")
+    for key, id_field in (("events", "topic"), ("permissions", "id")):
+        for index, item in enumerate(raw.get(key, [])):
+            if not item[id_field].startswith(app_id + "."):
+                raise ManifestError(path, f"{key}[{index}].{id_field}",
+                                    f"{item[id_field]!r} must start with {app_id + '.'!r}")
+
+
+def _build(raw: dict[str, Any]) -> Manifest:
+    windows = []
+    for window in raw["windows"]:
+        minimum = window.get("min_size", {"width": 240, "height": 160})
+        default = window.get("default_size", {"width": max(640, minimum["width"]),
+                                               "height": max(420, minimum["height"])})
+        windows.append(WindowType(
+            type=window["type"], title=window["title"], entry=window["entry"],
+            default_size=(default["width"], default["height"]),
+            min_size=(minimum["width"], minimum["height"]),
+            singleton=window.get("singleton", False), launcher=window.get("launcher", True),
+            roles=frozenset(window.get("roles", ["admin", "agent"])),
+        ))
+    data = raw.get("data", {})
+    return Manifest(
+        id=raw["id"], name=raw["name"], version=raw["version"], portal=raw["portal"],
+        backend=raw["backend"], windows=tuple(windows), description=raw.get("description", ""),
+        static=raw.get("static"), icon=raw.get("icon"),
+        event_topics=frozenset(event["topic"] for event in raw.get("events", [])),
+        permissions={item["id"]: frozenset(item["roles"])
+                     for item in raw.get("permissions", [])},
+        migrations=raw.get("migrations"), data_tables=tuple(data.get("tables", [])), raw=raw,
+    )

@@ -1,0 +1,1 @@
+"""The built-in system app: the admin's Apps window. Always installed, never removable."""

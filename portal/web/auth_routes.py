@@ -1,0 +1,113 @@
+"""Sign-in and sign-out pages."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from sqlmodel import func, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.auth.sessions import SESSION_COOKIE, do_create_session, do_delete_session
+from portal.auth.signin import authenticate, do_record_failure
+from portal.errors import InvalidInput, TooManyRequests
+from portal.models import Tenant
+from portal.sdk import SCOPE_PRINCIPAL
+from portal.services import Services
+from portal.web.middleware import SCOPE_CSRF, client_address, read_cookies
+from portal.web.responses import render
+
+logger = logging.getLogger(__name__)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _safe_next(value: str | None) -> str:
+    """Allow only same-site paths as the post-sign-in target (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    return "/" if parts.scheme or parts.netloc else value
+
+
+async def _default_workspace(request: Request) -> str:
+    requested = request.query_params.get("workspace", "")
+    if requested:
+        return requested[:63]
+    async with _services(request).db.read() as session:
+        count = (await session.exec(select(func.count()).select_from(Tenant))).one()
+        if count == 1:
+            return (await session.exec(select(Tenant.slug))).one()
+    return ""
+
+
+async def login_page(request: Request) -> Response:
+    if request.scope.get(SCOPE_PRINCIPAL) is not None:
+        return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    return render(request, "login.html", {
+        "csrf_token": request.scope[SCOPE_CSRF], "workspace": await _default_workspace(request),
+        "email": "", "error": None, "next": _safe_next(request.query_params.get("next")),
+    })
+
+
+async def login(request: Request) -> Response:
+    services = _services(request)
+    form = await request.form()
+    workspace = str(form.get("workspace", ""))[:63].strip().lower()
+    email = str(form.get("email", ""))[:254].strip()
+    password = str(form.get("password", ""))
+    next_path = _safe_next(str(form.get("next", "")))
+    try:
+        async with services.db.transaction() as session:
+            user = await authenticate(session, workspace=workspace, email=email,
+                                      password=password, client_address=client_address(
+                                          request.scope))
+            cookie_value, _ = await do_create_session(session, user,
+                                                      hours=services.settings.session_hours)
+    except (InvalidInput, TooManyRequests) as error:
+        # The failed attempt must be recorded even though sign-in failed, so it is
+        # written in a transaction of its own.
+        if isinstance(error, InvalidInput):
+            await _record_failure(services, workspace, email, client_address(request.scope))
+        status = error.status
+        headers = {"retry-after": str(error.retry_after)} if isinstance(
+            error, TooManyRequests) else {}
+        response = render(request, "login.html", {
+            "csrf_token": request.scope[SCOPE_CSRF], "workspace": workspace, "email": email,
+            "error": error.message, "next": next_path,
+        }, status_code=status)
+        response.headers.update(headers)
+        return response
+
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(SESSION_COOKIE, cookie_value, max_age=services.settings.session_hours * 3600,
+                        httponly=True, samesite="lax", secure=services.settings.secure_cookies)
+    return response
+
+
+async def _record_failure(services: Services, workspace: str, email: str, address: str) -> None:
+    async with services.db.transaction() as session:
+        await do_record_failure(session, workspace=workspace, email=email,
+                                client_address=address)
+
+
+async def logout(request: Request) -> Response:
+    cookie = read_cookies(request.headers).get(SESSION_COOKIE)
+    if cookie:
+        async with _services(request).db.transaction() as session:
+            await do_delete_session(session, cookie)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+routes = [
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+]

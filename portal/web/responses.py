@@ -1,0 +1,62 @@
+"""Rendering helpers shared by the portal's handlers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.templating import Jinja2Templates
+
+from portal.errors import PortalError, TooManyRequests
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+
+_HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden",
+               404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.method == "GET" and "text/html" in accept and not request.url.path.startswith(
+        "/api/")
+
+
+def render(request: Request, template: str, context: dict[str, Any], *,
+           status_code: int = 200) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
+
+
+async def portal_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PortalError)
+    headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    if wants_html(request):
+        return render(request, "error.html", {"status": exc.status, "message": exc.message},
+                      status_code=exc.status)
+    return JSONResponse(exc.as_json(), status_code=exc.status, headers=headers)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if exc.status_code == 404:
+        message = f"Nothing found at {request.url.path}."
+    if wants_html(request):
+        return render(request, "error.html", {"status": exc.status_code, "message": message},
+                      status_code=exc.status_code)
+    return JSONResponse({"error": {"code": code, "message": message}},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> Response:
+    logger.exception("Unhandled error on %s %s", request.method, request.url.path,
+                     exc_info=exc)
+    return JSONResponse({"error": {"code": "internal_error",
+                                   "message": "The server failed to handle the request; the "
+                                              "error is in its log."}}, status_code=500)
