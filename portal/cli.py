@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from portal.auth.passwords import hash_password
 from portal.auth.sessions import do_delete_user_sessions, do_issue_api_token
@@ -18,8 +19,7 @@ from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.registry import installations
 from portal.services import Services, build_services
 from portal.settings import Settings, load_or_create_secret_key
-from portal.tenants import do_create_tenant, do_create_user, find_user_by_email, \
-    get_tenant_by_slug
+from portal.tenants import do_create_tenant, do_create_user, find_user_by_email, get_tenant_by_slug
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=data_dir, database_url=args.database_url,
-                        secret_key=load_or_create_secret_key(data_dir))
-    services = build_services(settings)
+    services = build_services(_settings(args))
     try:
         config = build_config(services.registry.migration_dirs())
         await upgrade(services.db, [PORTAL_BRANCH], config)
@@ -106,6 +100,13 @@ async def _run(args: argparse.Namespace) -> int:
         return await _COMMANDS[args.command](services, args)
     finally:
         await services.db.dispose()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Settings(data_dir=data_dir, database_url=args.database_url,
+                    secret_key=load_or_create_secret_key(data_dir))
 
 
 def _read_password(args: argparse.Namespace) -> tuple[str, bool]:

@@ -29,7 +29,7 @@ def build_config(app_migration_dirs: Sequence[Path] = ()) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     locations = [str(MIGRATIONS_DIR / "versions"), *(str(path) for path in app_migration_dirs)]
     # Alembic splits version_locations on this separator; a path never contains a newline.
-    config.set_main_option("version_path_separator", "newline")
+    config.set_main_option("path_separator", "newline")
     config.set_main_option("version_locations", "\n".join(locations))
     return config
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
@@ -17,6 +18,7 @@ from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.models import AppInstallation, InstallationStatus, UserSession
 from portal.registry.discovery import builtin_sources, entry_point_sources, folder_sources
 from portal.registry.registry import AppRegistry
+from portal.sdk import AppContext
 from portal.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ def _schedule_jobs(services: Services) -> None:
     async def prune() -> None:
         async with services.db.transaction() as session:
             await do_prune_events(session, keep=services.settings.event_retention)
-            await session.exec(delete(UserSession).where(  # type: ignore[call-overload]
+            await session.exec(delete(UserSession).where(
                 col(UserSession.expires_at) < utcnow()))
 
     services.jobs.add(ScheduledJob("portal.prune", 3600, prune))
@@ -92,7 +94,8 @@ def _schedule_jobs(services: Services) -> None:
                                            _bind(job.run, app.context)))
 
 
-def _bind(run, context):  # type: ignore[no-untyped-def]
+def _bind(run: Callable[[AppContext], Awaitable[None]],
+          context: AppContext) -> Callable[[], Awaitable[None]]:
     async def call() -> None:
         await run(context)
 

@@ -7,8 +7,8 @@ import re
 from typing import TypeVar
 
 from sqlalchemy import func
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.auth.passwords import hash_password
 from portal.errors import Conflict, InvalidInput, NotFound

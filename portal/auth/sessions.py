@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy import delete
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel import select
 
 from portal.auth.tokens import API_TOKEN_PREFIX, digest, new_secret
 from portal.db import utcnow
@@ -72,13 +72,12 @@ async def load_token_principal(session: AsyncSession, token: str) -> Principal |
 
 
 async def do_delete_session(session: AsyncSession, cookie_value: str) -> None:
-    await session.exec(delete(UserSession).where(  # type: ignore[call-overload]
-        UserSession.token_hash == digest(cookie_value)))
+    statement = delete(UserSession).where(col(UserSession.token_hash) == digest(cookie_value))
+    await session.exec(statement)
 
 
 async def do_delete_user_sessions(session: AsyncSession, user_id: int) -> None:
-    await session.exec(delete(UserSession).where(  # type: ignore[call-overload]
-        UserSession.user_id == user_id))
+    await session.exec(delete(UserSession).where(col(UserSession.user_id) == user_id))
 
 
 async def do_issue_api_token(session: AsyncSession, user: User, *, name: str) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, delete, func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel import select
 
 from portal.auth.passwords import hash_password, needs_rehash, verify_password
 from portal.auth.tokens import digest
@@ -31,9 +31,9 @@ def account_key(workspace: str, email: str) -> str:
 
 async def check_throttle(session: AsyncSession, key: str, client_address: str) -> None:
     since = utcnow() - THROTTLE_WINDOW
-    account_failures = await _count(session, LoginAttempt.account_key == key, since)
-    address_failures = await _count(session, LoginAttempt.client_address == client_address,
-                                    since)
+    account_failures = await _count(session, col(LoginAttempt.account_key) == key, since)
+    address_failures = await _count(
+        session, col(LoginAttempt.client_address) == client_address, since)
     if account_failures >= MAX_FAILURES_PER_ACCOUNT or address_failures >= MAX_FAILURES_PER_ADDRESS:
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
         logger.warning("Sign-in throttled for address %s (%s account failures, %s address "
@@ -63,16 +63,15 @@ async def authenticate(
         raise InvalidInput(INVALID_CREDENTIALS, code="invalid_credentials", status=401)
 
     assert user is not None and user.password_hash is not None
-    await session.exec(delete(LoginAttempt).where(  # type: ignore[call-overload]
-        LoginAttempt.account_key == key))
+    await session.exec(delete(LoginAttempt).where(col(LoginAttempt.account_key) == key))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
 
 
-async def _count(session: AsyncSession, condition: object, since: object) -> int:
+async def _count(session: AsyncSession, condition: ColumnElement[bool], since: datetime) -> int:
     statement = select(func.count()).select_from(LoginAttempt).where(
-        condition, LoginAttempt.attempted_at >= since)  # type: ignore[arg-type]
+        condition, col(LoginAttempt.attempted_at) >= since)
     return (await session.exec(statement)).one()
 
 

@@ -13,7 +13,8 @@ def window_url(app_id: str, entry: str) -> str:
     return f"/apps/{app_id}/{quote(entry)}"
 
 
-def launcher_entries(registry: AppRegistry, installed: set[str], role: Role) -> list[dict[str, Any]]:
+def launcher_entries(registry: AppRegistry, installed: set[str],
+                     role: Role) -> list[dict[str, Any]]:
     entries = []
     for app_id in sorted(installed, key=lambda item: registry.apps[item].manifest.name.lower()):
         app = registry.apps[app_id]

@@ -15,7 +15,7 @@ import contextlib
 import enum
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from portal.auth.sessions import Principal
@@ -27,7 +27,7 @@ from portal.events.model import Event
 logger = logging.getLogger(__name__)
 
 SendText = Callable[[str], Awaitable[None]]
-Close = Callable[[int, str], Awaitable[None]]
+Close = Callable[[int, str], Coroutine[Any, Any, None]]
 
 CLOSE_TOO_SLOW = 1013
 
@@ -49,6 +49,7 @@ class Connection:
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.state = ConnectionState.REPLAYING
         self._writer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(),
@@ -64,7 +65,8 @@ class Connection:
             logger.warning("Closing WebSocket of user %s: %s messages queued, the desktop "
                            "is too slow", self.principal.user_id, self._queue.qsize())
             self.state = ConnectionState.CLOSED
-            asyncio.create_task(self._close(CLOSE_TOO_SLOW, "too far behind; resume"))
+            self._closing = asyncio.create_task(self._close(CLOSE_TOO_SLOW,
+                                                            "too far behind; resume"))
 
     def offer_event(self, event: Event) -> None:
         if event.audience.includes(user_id=self.principal.user_id, role=self.principal.role):

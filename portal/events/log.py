@@ -62,7 +62,7 @@ async def _next_seq(session: AsyncSession, tenant_id: int) -> int:
         .values(last_seq=EventCounter.last_seq + 1)
         .returning(col(EventCounter.last_seq))
     )
-    seq = (await session.exec(statement)).scalar_one_or_none()  # type: ignore[call-overload]
+    seq = (await session.exec(statement)).scalar_one_or_none()
     if seq is None:
         raise InvalidInput(f"Tenant {tenant_id} has no event counter; was it created with "
                            "`python -m portal create-tenant`?", field="tenant_id")
@@ -95,7 +95,7 @@ async def do_prune_events(session: AsyncSession, *, keep: int) -> int:
     """Delete all but the newest `keep` events of every tenant; return how many went."""
     deleted = 0
     for counter in (await session.exec(select(EventCounter))).all():
-        result = await session.exec(delete(EventRecord).where(  # type: ignore[call-overload]
+        result = await session.exec(delete(EventRecord).where(
             col(EventRecord.tenant_id) == counter.tenant_id,
             col(EventRecord.seq) <= counter.last_seq - keep))
         deleted += result.rowcount or 0

@@ -77,16 +77,17 @@ async def login(request: Request) -> Response:
         status = error.status
         headers = {"retry-after": str(error.retry_after)} if isinstance(
             error, TooManyRequests) else {}
-        response = render(request, "login.html", {
+        page = render(request, "login.html", {
             "csrf_token": request.scope[SCOPE_CSRF], "workspace": workspace, "email": email,
             "error": error.message, "next": next_path,
         }, status_code=status)
-        response.headers.update(headers)
-        return response
+        page.headers.update(headers)
+        return page
 
     response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(SESSION_COOKIE, cookie_value, max_age=services.settings.session_hours * 3600,
-                        httponly=True, samesite="lax", secure=services.settings.secure_cookies)
+    response.set_cookie(SESSION_COOKIE, cookie_value,
+                        max_age=services.settings.session_hours * 3600, httponly=True,
+                        samesite="lax", secure=services.settings.secure_cookies)
     return response
 
 

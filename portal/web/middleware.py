@@ -7,6 +7,7 @@ authentication and streaming responses are not buffered.
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,8 +16,12 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.auth.sessions import SESSION_COOKIE, Principal, load_session_principal, \
-    load_token_principal
+from portal.auth.sessions import (
+    SESSION_COOKIE,
+    Principal,
+    load_session_principal,
+    load_token_principal,
+)
 from portal.auth.tokens import new_secret, same
 from portal.errors import Forbidden
 from portal.sdk import SCOPE_PRINCIPAL, SCOPE_TENANT
@@ -143,7 +148,8 @@ class CsrfMiddleware:
         if body is None:
             return None, replay
         fields = parse_qs(body.decode("utf-8", errors="replace"))
-        return (fields.get(CSRF_FIELD) or [None])[0], replay
+        values = fields.get(CSRF_FIELD)
+        return (values[0] if values else None), replay
 
 
 async def _buffer_body(receive: Receive, *, limit: int) -> tuple[bytes | None, Receive]:
@@ -198,6 +204,6 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def client_address(scope: dict[str, Any]) -> str:
+def client_address(scope: MutableMapping[str, Any]) -> str:
     client = scope.get("client")
     return client[0] if client else "unknown"

@@ -55,8 +55,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:
-    logger.exception("Unhandled error on %s %s", request.method, request.url.path,
-                     exc_info=exc)
+    logger.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": {"code": "internal_error",
                                    "message": "The server failed to handle the request; the "
                                               "error is in its log."}}, status_code=500)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -68,10 +71,9 @@ async def desktop_socket(websocket: WebSocket) -> None:
     await websocket.accept()
 
     async def close(code: int, reason: str) -> None:
-        try:
+        # RuntimeError means the other side closed first.
+        with contextlib.suppress(RuntimeError):
             await websocket.close(code=code, reason=reason)
-        except RuntimeError:
-            pass  # Already closed by the other side.
 
     connection = services.hub.new_connection(who, websocket.send_text, close)
     try:
@@ -100,7 +102,7 @@ async def _receive_loop(websocket: WebSocket, reply: object) -> None:
             return
 
 
-def _handle(message: dict[str, object], reply: object) -> str | None:
+def _handle(message: MutableMapping[str, Any], reply: object) -> str | None:
     """Act on one client frame; return a description of what is wrong with it, if anything."""
     assert callable(reply)
     text = message.get("text")

@@ -1,7 +1,7 @@
 """create portal tables
 
 Revision ID: portal_0001
-Revises: 
+Revises:
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = 'portal_0001'
 down_revision: str | Sequence[str] | None = None

@@ -1,0 +1,213 @@
+"""Test helpers: a portal server in a subprocess, and factories for its data.
+
+Tests talk to a real server over HTTP and WebSocket. Factories write through the
+portal's own domain functions against the same SQLite (or PostgreSQL) database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from portal.auth.sessions import do_issue_api_token
+from portal.db import Database
+from portal.models import Role, User
+from portal.registry import installations
+from portal.services import build_services
+from portal.settings import REPOSITORY_ROOT, Settings
+from portal.tenants import do_create_tenant, do_create_user
+
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class PortalServer:
+    base_url: str
+    data_dir: Path
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://") + "/ws"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None,
+                 seed_demo: bool = True, timeout: float = 30.0) -> PortalServer:
+    """Start `python run.py` and wait until /healthz answers ok."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    environment = {**os.environ, "MIPORTAL_DEMO_PASSWORD": PASSWORD, **(env or {})}
+    if not seed_demo:
+        environment.pop("MIPORTAL_DEMO_PASSWORD")
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, str(REPOSITORY_ROOT / "run.py"), "--data-dir", str(data_dir),
+             "--port", str(port), "--log-level", "INFO"],
+            stdout=log_file, stderr=subprocess.STDOUT, env=environment, cwd=REPOSITORY_ROOT,
+        )
+    database_url = environment.get("MIPORTAL_DATABASE_URL") or \
+        f"sqlite+aiosqlite:///{data_dir.resolve() / 'miportal.sqlite3'}"
+    server = PortalServer(f"http://127.0.0.1:{port}", data_dir, database_url, process, log_path)
+    wait_until_healthy(server, timeout=timeout)
+    return server
+
+
+def wait_until_healthy(server: PortalServer, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"portal exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"portal not healthy after {timeout} s:\n{server.log()}")
+
+
+def stop_server(server: PortalServer) -> int:
+    server.process.terminate()
+    try:
+        return server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        return server.process.wait()
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    id: int
+    slug: str
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    tenant: TenantInfo
+    email: str
+    role: Role
+    password: str = PASSWORD
+
+
+class Factory:
+    """Creates tenants, users, tokens and installations in the server's database."""
+
+    def __init__(self, server: PortalServer) -> None:
+        self.server = server
+
+    def _run(self, coroutine_function, *args, **kwargs):  # type: ignore[no-untyped-def]
+        async def run():  # type: ignore[no-untyped-def]
+            db = Database(self.server.database_url)
+            try:
+                return await coroutine_function(db, *args, **kwargs)
+            finally:
+                await db.dispose()
+
+        return asyncio.run(run())
+
+    def tenant(self, slug: str | None = None) -> TenantInfo:
+        slug = slug or f"t{os.getpid()}-{next(_counter)}"
+
+        async def create(db: Database) -> TenantInfo:
+            async with db.transaction() as session:
+                tenant = await do_create_tenant(session, slug=slug, name=f"Tenant {slug}")
+            assert tenant.id is not None
+            return TenantInfo(tenant.id, tenant.slug)
+
+        return self._run(create)
+
+    def user(self, tenant: TenantInfo, role: Role | str = Role.AGENT, *,
+             email: str | None = None, name: str = "Test User",
+             password: str = PASSWORD) -> UserInfo:
+        email = email or f"user{next(_counter)}@{tenant.slug}.example"
+
+        async def create(db: Database) -> UserInfo:
+            async with db.transaction() as session:
+                user = await do_create_user(session, tenant_id=tenant.id, email=email,
+                                            name=name, role=str(Role(role).value),
+                                            password=password)
+            assert user.id is not None
+            return UserInfo(user.id, tenant, user.email, user.role, password)
+
+        return self._run(create)
+
+    def api_token(self, user: UserInfo) -> str:
+        async def issue(db: Database) -> str:
+            async with db.transaction() as session:
+                row = await session.get(User, user.id)
+                assert row is not None
+                return await do_issue_api_token(session, row, name="test")
+
+        return self._run(issue)
+
+    def install(self, tenant: TenantInfo, app_id: str) -> None:
+        async def install(db: Database) -> None:
+            settings = Settings(data_dir=self.server.data_dir,
+                                database_url=self.server.database_url, secret_key="x" * 40)
+            services = build_services(settings)
+            try:
+                await installations.install(services.db, services.registry,
+                                            tenant_id=tenant.id, app_id=app_id)
+            finally:
+                await services.db.dispose()
+
+        self._run(install)
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@contextmanager
+def signed_in(server: PortalServer, user: UserInfo) -> Iterator[httpx.Client]:
+    """Yield an httpx client signed in as `user` through the real sign-in form; its
+    `headers` carry the session's CSRF token for unsafe requests."""
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        sign_in(client, user)
+        yield client
+
+
+def sign_in(client: httpx.Client, user: UserInfo) -> None:
+    page = client.get("/login")
+    match = CSRF_INPUT.search(page.text)
+    assert match, "sign-in form has no CSRF token"
+    response = client.post("/login", data={
+        "csrf_token": match.group(1), "workspace": user.tenant.slug, "email": user.email,
+        "password": user.password, "next": "/",
+    })
+    assert response.status_code == 303, response.text
+    desktop = client.get("/")
+    boot = re.search(r'"csrf_token":"([^"]+)"', desktop.text)
+    if boot:
+        client.headers["X-CSRF-Token"] = boot.group(1)
+
+
+def session_cookie(client: httpx.Client) -> str:
+    value = client.cookies.get("miportal_session")
+    assert value, "client is not signed in"
+    return value
