@@ -72,7 +72,7 @@ def _current(connection: Connection, config: Config) -> set[str]:
 def autogenerate(connection: Connection, config: Config, *, message: str, branch: str,
                  metadata: MetaData, head: str) -> None:
     """Write a new revision for `branch` from the difference between `metadata` and the
-    database behind `connection` (a developer tool, used by `python -m portal makemigration`)."""
+    database behind `connection`; a developer tool for writing a branch's revisions."""
     config.attributes["connection"] = connection
     config.attributes["target_metadata"] = metadata
     command.revision(config, message=message, autogenerate=True, head=head,

@@ -44,7 +44,7 @@ from portal.tenants import access_row
 __all__ = [
     "SDK_SCRIPT", "AppBackend", "AppContext", "Audience", "Conflict", "Event", "Forbidden",
     "InvalidInput", "Job", "NotAuthenticated", "NotFound", "Notification", "PortalError",
-    "Principal", "Role", "access_row", "after_commit", "app_context", "principal",
+    "Principal", "Role", "access_row", "after_commit", "app_context", "csrf_token", "principal",
     "require_role", "tenant_id", "utcnow",
 ]
 
@@ -55,6 +55,7 @@ SDK_SCRIPT = "/static/shell/sdk.js"
 SCOPE_PRINCIPAL = "miportal.principal"
 SCOPE_TENANT = "miportal.tenant_id"
 SCOPE_APP = "miportal.app_context"
+SCOPE_CSRF = "miportal.csrf_token"
 
 Hook = Callable[["AppContext", AsyncSession, int], Awaitable[None]]
 
@@ -155,6 +156,15 @@ def tenant_id(connection: HTTPConnection) -> int:
     if value is None:
         raise NotAuthenticated("Sign in to use this app.")
     return int(value)
+
+
+def csrf_token(connection: HTTPConnection) -> str:
+    """Return the CSRF token a page must send back in a `csrf_token` form field or the
+    `X-CSRF-Token` header: the session's when signed in, else the double-submit cookie's
+    (set on the response by the portal)."""
+    token = connection.scope.get(SCOPE_CSRF)
+    assert isinstance(token, str), "csrf_token() called outside the portal's middleware"
+    return token
 
 
 def app_context(connection: HTTPConnection) -> AppContext:

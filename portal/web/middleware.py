@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import MutableMapping
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,7 +24,7 @@ from portal.auth.sessions import (
 )
 from portal.auth.tokens import new_secret, same
 from portal.errors import Forbidden
-from portal.sdk import SCOPE_PRINCIPAL, SCOPE_TENANT
+from portal.sdk import SCOPE_CSRF, SCOPE_PRINCIPAL, SCOPE_TENANT
 from portal.services import Services
 
 logger = logging.getLogger(__name__)
@@ -32,20 +32,16 @@ logger = logging.getLogger(__name__)
 CSRF_COOKIE = "miportal_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
-SCOPE_CSRF = "miportal.csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MAX_FORM_BYTES = 1024 * 1024
 _NO_AUTH_PREFIXES = ("/static/", "/healthz")
 
 
 def read_cookies(headers: Headers) -> dict[str, str]:
-    cookie = SimpleCookie()
-    try:
-        cookie.load(headers.get("cookie", ""))
-    except Exception:
-        # A malformed Cookie header is treated as no cookies at all.
-        return {}
-    return {key: morsel.value for key, morsel in cookie.items()}
+    # Starlette's parser, not http.cookies.SimpleCookie: SimpleCookie drops every cookie
+    # once one value is malformed (a space or a quote in it), so an app window that sets
+    # such a cookie on the shared origin would sign its user out.
+    return cookie_parser(headers.get("cookie", ""))
 
 
 class AuthMiddleware:
@@ -107,7 +103,11 @@ class CsrfMiddleware:
             expected = cookie_token
         scope[SCOPE_CSRF] = expected
 
-        if scope["method"] not in SAFE_METHODS and not (principal and principal.via == "token"):
+        # Any bearer request is exempt, valid or not: AuthMiddleware then ignores the
+        # cookie, so the request can act only as the token's user, and a cross-site form
+        # cannot set the header. An invalid token gets 401 from the route, not csrf_failed.
+        bearer = headers.get("authorization", "").lower().startswith("bearer ")
+        if scope["method"] not in SAFE_METHODS and not bearer:
             submitted, receive = await self._submitted_token(scope, headers, receive)
             if not expected or not submitted or not same(submitted, expected):
                 logger.info("Rejected %s %s: missing or invalid CSRF token", scope["method"],
