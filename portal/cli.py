@@ -18,7 +18,7 @@ from portal.errors import PortalError
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.registry import installations
 from portal.services import Services, build_services
-from portal.settings import Settings, load_or_create_secret_key
+from portal.settings import REPOSITORY_ROOT, Settings, load_or_create_secret_key
 from portal.tenants import do_create_tenant, do_create_user, find_user_by_email, get_tenant_by_slug
 
 logger = logging.getLogger(__name__)
@@ -27,11 +27,18 @@ logger = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m portal",
                                      description="Administer a MiPortal installation.")
-    parser.add_argument("--data-dir", default=os.environ.get("MIPORTAL_DATA_DIR", "data"),
-                        help="the portal's data folder (MIPORTAL_DATA_DIR; default ./data)")
+    parser.add_argument("--data-dir",
+                        default=os.environ.get("MIPORTAL_DATA_DIR", REPOSITORY_ROOT / "data"),
+                        help="the portal's data folder (MIPORTAL_DATA_DIR; default the "
+                             "repository's data/, as for run.py)")
     parser.add_argument("--database-url", default=os.environ.get("MIPORTAL_DATABASE_URL", ""),
                         help="database URL (MIPORTAL_DATABASE_URL; default the SQLite file in "
                              "the data folder)")
+    parser.add_argument("--apps-dir", type=Path,
+                        default=Path(os.environ.get("MIPORTAL_APPS_DIR",
+                                                    REPOSITORY_ROOT / "apps")),
+                        help="folder of in-tree apps; use the server's value (MIPORTAL_APPS_DIR; "
+                             "default ./apps)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     tenant = commands.add_parser("create-tenant", help="create a workspace (tenant)")
@@ -106,7 +113,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     return Settings(data_dir=data_dir, database_url=args.database_url,
-                    secret_key=load_or_create_secret_key(data_dir))
+                    secret_key=load_or_create_secret_key(data_dir),
+                    apps_dir=args.apps_dir.resolve())
 
 
 def _read_password(args: argparse.Namespace) -> tuple[str, bool]:

@@ -6,9 +6,12 @@ import argparse
 import logging
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+from portal.auth.passwords import MIN_PASSWORD_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class Settings:
 
 
 _ENV_PREFIX = "MIPORTAL_"
+Number = TypeVar("Number", int, float)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default=env.get(_ENV_PREFIX + "HOST", "127.0.0.1"),
                         help="address to listen on (MIPORTAL_HOST; default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(env.get(_ENV_PREFIX + "PORT", "8000")),
+    # A string default goes through `type` too, so a bad MIPORTAL_PORT gets argparse's
+    # usage error instead of a traceback.
+    parser.add_argument("--port", type=int, default=env.get(_ENV_PREFIX + "PORT", "8000"),
                         help="TCP port for HTTP and WebSocket (MIPORTAL_PORT; default 8000)")
     parser.add_argument("--data-dir", type=Path,
                         default=Path(env.get(_ENV_PREFIX + "DATA_DIR", REPOSITORY_ROOT / "data")),
@@ -83,7 +89,38 @@ def build_parser() -> argparse.ArgumentParser:
                              "HTTPS (MIPORTAL_SECURE_COOKIES)")
     parser.add_argument("--log-level", default=env.get(_ENV_PREFIX + "LOG_LEVEL", "INFO"),
                         help="DEBUG, INFO, WARNING or ERROR (MIPORTAL_LOG_LEVEL; default INFO)")
+    parser.add_argument("--ws-heartbeat-seconds", type=_positive(float),
+                        default=env.get(_ENV_PREFIX + "WS_HEARTBEAT_SECONDS", "20"),
+                        help="seconds between heartbeat messages on each desktop WebSocket "
+                             "(MIPORTAL_WS_HEARTBEAT_SECONDS; default 20)")
+    parser.add_argument("--ws-send-queue", type=_positive(int),
+                        default=env.get(_ENV_PREFIX + "WS_SEND_QUEUE", "256"),
+                        help="messages a desktop WebSocket may have waiting to be sent before "
+                             "the portal closes it with code 1013 (MIPORTAL_WS_SEND_QUEUE; "
+                             "default 256)")
+    parser.add_argument("--event-retention", type=_positive(int),
+                        default=env.get(_ENV_PREFIX + "EVENT_RETENTION", "10000"),
+                        help="events kept per workspace for desktops that reconnect; older "
+                             "ones are pruned hourly (MIPORTAL_EVENT_RETENTION; default 10000)")
     return parser
+
+
+def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
+    """Return an argparse `type` that parses a number with `kind` and rejects zero and
+    negative values."""
+
+    def parse(value: str) -> Number:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {value!r}: expected a positive {kind.__name__}") from None
+        if number <= 0:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {value!r}: expected a number greater than 0")
+        return number
+
+    return parse
 
 
 def _split(value: str) -> list[str]:
@@ -92,7 +129,12 @@ def _split(value: str) -> list[str]:
 
 def load_settings(argv: Sequence[str] | None = None) -> Settings:
     """Parse flags (falling back to environment variables) and make the data folder."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    demo_password = os.environ.get(_ENV_PREFIX + "DEMO_PASSWORD") or None
+    if demo_password is not None and len(demo_password) < MIN_PASSWORD_LENGTH:
+        parser.error(f"MIPORTAL_DEMO_PASSWORD is {len(demo_password)} characters long; use at "
+                     f"least {MIN_PASSWORD_LENGTH}, or unset it for random passwords.")
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     return Settings(
@@ -104,8 +146,11 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         apps_dir=args.apps_dir.resolve() if args.apps_dir else None,
         allowed_origins=tuple(args.allowed_origin),
         secure_cookies=args.secure_cookies,
-        demo_password=os.environ.get(_ENV_PREFIX + "DEMO_PASSWORD") or None,
+        demo_password=demo_password,
         log_level=args.log_level.upper(),
+        ws_heartbeat_seconds=args.ws_heartbeat_seconds,
+        ws_send_queue=args.ws_send_queue,
+        event_retention=args.event_retention,
     )
 
 

@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from portal.auth.sessions import do_issue_api_token
 from portal.db import Database
@@ -178,6 +180,21 @@ class Factory:
                 await services.db.dispose()
 
         self._run(install)
+
+    def execute(self, statement: str, **params: object) -> list[tuple[Any, ...]]:
+        """Run one SQL statement in its own transaction and return its rows, if any.
+        Tests use it to arrange states the product has no action for, such as an
+        expired session, and to inspect what the server stored."""
+
+        async def execute(db: Database) -> list[tuple[Any, ...]]:
+            async with db.transaction() as session:
+                connection = await session.connection()
+                result = await connection.execute(text(statement), params)
+                if not result.returns_rows:
+                    return []
+                return [tuple(row) for row in result.all()]
+
+        return self._run(execute)  # type: ignore[no-any-return, no-untyped-call]
 
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -54,8 +54,11 @@ def entry_point_sources(group: str = ENTRY_POINT_GROUP) -> list[AppSource]:
         origin = f"entry point {entry_point.name!r} ({entry_point.value})"
         try:
             spec = importlib.util.find_spec(entry_point.value)
-        except (ImportError, ValueError) as error:
-            sources.append(AppSource(origin=origin, root=None, error=f"cannot be found: {error}"))
+        except (Exception, SystemExit) as error:
+            # find_spec imports the parent packages of a dotted name, and their code may
+            # raise anything; one broken distribution must not stop the portal.
+            sources.append(AppSource(origin=origin, root=None,
+                                     error=f"cannot be found: {error!r}"))
             continue
         if spec is None or not spec.submodule_search_locations:
             sources.append(AppSource(origin=origin, root=None,

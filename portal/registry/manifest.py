@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
@@ -97,13 +97,24 @@ def parse_manifest(raw: Any, *, path: Path | str = "manifest.json") -> Manifest:
     errors = sorted(_validator().iter_errors(raw), key=lambda error: list(error.absolute_path))
     if errors:
         first = errors[0]
-        name = field_path(first.absolute_path)
-        if first.validator == "required" or first.validator == "additionalProperties":
-            name = field_path(first.absolute_path) if first.absolute_path else "(manifest)"
-        raise ManifestError(path, name, first.message)
+        raise ManifestError(path, _error_field(first), first.message)
     assert isinstance(raw, dict)
     _check_semantics(raw, path)
     return _build(raw)
+
+
+def _error_field(error: ValidationError) -> str:
+    """Name the field at fault. For a missing or unexpected property that is the property
+    itself, because jsonschema's path stops at the object that contains it."""
+    path: list[str | int] = list(error.absolute_path)
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, dict):
+        missing = [name for name in error.validator_value if name not in instance]
+        path += missing[:1]
+    elif error.validator == "additionalProperties" and isinstance(instance, dict):
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        path += sorted(name for name in instance if name not in known)[:1]
+    return field_path(path)
 
 
 def _check_semantics(raw: dict[str, Any], path: Path | str) -> None:

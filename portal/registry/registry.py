@@ -9,12 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.routing import BaseRoute
+
 from portal.db import Database
 from portal.errors import NotFound
 from portal.events.bus import EventBus
 from portal.registry.discovery import MANIFEST_NAME, AppSource
 from portal.registry.manifest import Manifest, ManifestError, load_manifest
-from portal.sdk import AppBackend, AppContext
+from portal.sdk import AppBackend, AppContext, Job
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +125,9 @@ def _import_backend(manifest: Manifest) -> AppBackend:
     module_name, _, attribute = manifest.backend.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
+        # SystemExit too: a module that parses flags or calls sys.exit() at import time
+        # must not stop the portal.
         last = traceback.format_exception_only(error)[-1].strip()
         raise _LoadError(manifest.id, f"importing backend module {module_name!r} failed: "
                                       f"{last}") from error
@@ -131,7 +135,35 @@ def _import_backend(manifest: Manifest) -> AppBackend:
     if not isinstance(backend, AppBackend):
         raise _LoadError(manifest.id, f"manifest field 'backend': {manifest.backend!r} is "
                                       f"{type(backend).__name__}, not a portal.sdk.AppBackend")
+    problem = _backend_problem(backend)
+    if problem is not None:
+        raise _LoadError(manifest.id, f"manifest field 'backend': {manifest.backend!r} has "
+                                      f"{problem}")
     return backend
+
+
+def _backend_problem(backend: AppBackend) -> str | None:
+    """Describe the first field of `backend` with a value of the wrong type, if any.
+
+    The dataclass checks nothing itself, and a bad job would otherwise fail while the
+    portal starts its job runner, after the app was loaded.
+    """
+    for index, route in enumerate(backend.routes):
+        if not isinstance(route, BaseRoute):
+            return f"routes[{index}] of type {type(route).__name__}; use a Starlette Route"
+    for index, job in enumerate(backend.jobs):
+        if not isinstance(job, Job):
+            return f"jobs[{index}] of type {type(job).__name__}; use a portal.sdk.Job"
+        if not callable(job.run):
+            return f"jobs[{index}] ({job.name!r}) whose run is not callable; use an async function"
+        if not isinstance(job.interval_seconds, int | float) or job.interval_seconds <= 0:
+            return (f"jobs[{index}] ({job.name!r}) with interval_seconds "
+                    f"{job.interval_seconds!r}; use a number of seconds above 0")
+    for hook in ("on_install", "on_purge", "seed_demo"):
+        value = getattr(backend, hook)
+        if value is not None and not callable(value):
+            return f"{hook} of type {type(value).__name__}; use an async function or None"
+    return None
 
 
 def _check_migrations(manifest: Manifest, folder: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import BaseRoute, Mount, Router
@@ -81,7 +82,11 @@ class AppGate:
             return
         accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
         if scope["method"] == "GET" and "text/html" in accept:
-            await RedirectResponse(f"/login?next={scope['path']}", status_code=303)(
+            target: str = scope["path"]
+            query = scope.get("query_string", b"").decode("latin-1")
+            if query:
+                target += "?" + query
+            await RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)(
                 scope, receive, send)
             return
         error = NotAuthenticated("Sign in, or send an API token in the Authorization header.")

@@ -14,9 +14,9 @@ from portal.auth.sessions import SESSION_COOKIE, do_create_session, do_delete_se
 from portal.auth.signin import authenticate, do_record_failure
 from portal.errors import InvalidInput, TooManyRequests
 from portal.models import Tenant
-from portal.sdk import SCOPE_PRINCIPAL
+from portal.sdk import SCOPE_CSRF, SCOPE_PRINCIPAL
 from portal.services import Services
-from portal.web.middleware import SCOPE_CSRF, client_address, read_cookies
+from portal.web.middleware import client_address, read_cookies
 from portal.web.responses import render
 
 logger = logging.getLogger(__name__)

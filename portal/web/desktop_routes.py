@@ -14,9 +14,8 @@ from portal.desktop.launcher import launcher_entries
 from portal.desktop.layout import do_save_layout, load_layout, parse_layout
 from portal.models import Role
 from portal.registry.installations import installed_app_ids
-from portal.sdk import SCOPE_PRINCIPAL, principal
+from portal.sdk import SCOPE_CSRF, SCOPE_PRINCIPAL, principal
 from portal.services import Services
-from portal.web.middleware import SCOPE_CSRF
 from portal.web.responses import render
 
 
