@@ -89,6 +89,9 @@ class AppContext:
     db: Database
     bus: EventBus
     data_dir: Path
+    # Derived from the portal's secret key for this app alone, for signing links and
+    # tokens with HMAC; an app never sees the portal's key itself.
+    signing_key: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -41,7 +41,8 @@ def build_services(settings: Settings) -> Services:
     bus = create_bus(settings.bus_url)
     hub = Hub(db, bus, queue_size=settings.ws_send_queue,
               heartbeat_seconds=settings.ws_heartbeat_seconds)
-    registry = AppRegistry(db=db, bus=bus, data_dir=settings.data_dir)
+    registry = AppRegistry(db=db, bus=bus, data_dir=settings.data_dir,
+                           secret_key=settings.secret_key)
     registry.load([*builtin_sources(), *folder_sources(settings.apps_dir),
                    *entry_point_sources()])
     return Services(settings=settings, db=db, bus=bus, hub=hub, registry=registry)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
 import logging
 import traceback
@@ -56,10 +58,12 @@ class BrokenApp:
 
 
 class AppRegistry:
-    def __init__(self, *, db: Database, bus: EventBus, data_dir: Path) -> None:
+    def __init__(self, *, db: Database, bus: EventBus, data_dir: Path,
+                 secret_key: str = "") -> None:
         self._db = db
         self._bus = bus
         self._data_dir = data_dir
+        self._secret_key = secret_key
         self.apps: dict[str, LoadedApp] = {}
         self.broken: list[BrokenApp] = []
 
@@ -110,8 +114,10 @@ class AppRegistry:
                                               f"does not exist in {source.root}")
         if manifest.migrations:
             _check_migrations(manifest, source.root / manifest.migrations)
+        signing_key = hmac.new(self._secret_key.encode(), f"miportal-app:{manifest.id}".encode(),
+                               hashlib.sha256).digest()
         context = AppContext(manifest=manifest, root=source.root, db=self._db, bus=self._bus,
-                             data_dir=self._data_dir)
+                             data_dir=self._data_dir, signing_key=signing_key)
         return LoadedApp(manifest=manifest, source=source, backend=backend, context=context)
 
 
