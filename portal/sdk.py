@@ -17,6 +17,7 @@ reaches into other portal modules, so this file is the whole contract:
   process with an `AppContext`.
 - `AppContext.publish(session, ...)`: stages an event declared in the manifest; it
   reaches desktops after the transaction commits.
+- `find_users(session, tenant_id, ...)`: looks up the workspace's users as `UserRecord`s.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute
@@ -37,15 +40,15 @@ from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, N
 from portal.events.bus import EventBus
 from portal.events.log import stage_event
 from portal.events.model import Audience, Event, Notification
-from portal.models import Role
+from portal.models import Role, User
 from portal.registry.manifest import Manifest
 from portal.tenants import access_row
 
 __all__ = [
     "SDK_SCRIPT", "AppBackend", "AppContext", "Audience", "Conflict", "Event", "Forbidden",
     "InvalidInput", "Job", "NotAuthenticated", "NotFound", "Notification", "PortalError",
-    "Principal", "Role", "access_row", "after_commit", "app_context", "csrf_token", "principal",
-    "require_role", "tenant_id", "utcnow",
+    "Principal", "Role", "UserRecord", "access_row", "after_commit", "app_context", "csrf_token",
+    "find_users", "principal", "require_role", "tenant_id", "utcnow",
 ]
 
 # The shell's SDK module for app windows: `<script type="module">import { portal } from
@@ -175,3 +178,39 @@ def app_context(connection: HTTPConnection) -> AppContext:
     context = connection.scope.get(SCOPE_APP)
     assert isinstance(context, AppContext), "app_context() called outside an app's routes"
     return context
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """The public facts of one user of a workspace, without credentials."""
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    is_active: bool
+
+
+async def find_users(
+    session: AsyncSession, tenant_id: int, *, ids: Iterable[int] | None = None,
+    emails: Iterable[str] | None = None, roles: Iterable[Role | str] | None = None,
+) -> list[UserRecord]:
+    """Return the users of `tenant_id` that match every filter given, ordered by id.
+
+    `ids` and `emails` (compared case-insensitively) and `roles` each keep the users listed.
+    An empty iterable matches no user, and None does not filter. Inactive users are included,
+    so check `is_active` before giving one work.
+    """
+    statement = select(User).where(User.tenant_id == tenant_id).order_by(col(User.id))
+    if ids is not None:
+        statement = statement.where(col(User.id).in_(list(ids)))
+    if emails is not None:
+        lowered = [email.strip().lower() for email in emails]
+        statement = statement.where(func.lower(User.email).in_(lowered))
+    if roles is not None:
+        statement = statement.where(col(User.role).in_([Role(role) for role in roles]))
+    return [
+        UserRecord(id=user.id, name=user.name, email=user.email, role=user.role,
+                   is_active=user.is_active)
+        for user in (await session.exec(statement)).all() if user.id is not None
+    ]

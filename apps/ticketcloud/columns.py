@@ -1,0 +1,59 @@
+"""Column types shared by TicketCloud's tables."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field
+
+from portal.sdk import utcnow
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite's DATETIME drops the offset, so a value is converted to UTC and stored naive
+    there, and read back with UTC attached. A naive value is rejected, because its zone
+    is unknown.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def timestamp(*, nullable: bool = False, index: bool = False) -> Any:
+    """Declare a UTC timestamp field; a required one defaults to the current time."""
+    return Field(
+        default_factory=None if nullable else utcnow,
+        sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index),
+    )
+
+
+def enum_field(enum_type: type[enum.StrEnum], *, default: enum.StrEnum | None = None) -> Any:
+    """Declare an enum field stored as its lowercase value in a VARCHAR, so that adding a
+    member needs no migration."""
+    column_type = sa.Enum(enum_type, native_enum=False, length=16,
+                          values_callable=lambda members: [member.value for member in members])
+    return Field(default=default, sa_column=sa.Column(column_type, nullable=False))
+
+
+def json_field(*, default_factory: Any = list) -> Any:
+    """Declare a JSON field that is never NULL."""
+    return Field(default_factory=default_factory, sa_column=sa.Column(sa.JSON, nullable=False))

@@ -1,0 +1,66 @@
+"""A ticket's history: one entry per changed field, naming the agent or rule and why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from portal.sdk import find_users
+from ticketcloud.models import MAX_HISTORY_VALUE, Category, HistoryEntry, Team, Ticket
+
+# Ticket attributes whose changes are recorded, by the field name history entries use.
+FIELDS = {"status": "status", "priority": "priority", "category": "category_id",
+          "team": "team_id", "assignee": "assignee_id", "tags": "tags"}
+
+
+async def describe(session: AsyncSession, tenant_id: int, field: str,
+                   value: object) -> str | None:
+    """Return a field's value as people read it: names for ids, tags joined by commas,
+    and None for no value or no tags."""
+    if value is None:
+        return None
+    if field in ("team", "category") and isinstance(value, int):
+        row: Team | Category | None = await session.get(Team if field == "team" else Category,
+                                                        value)
+        return row.name if row is not None and row.tenant_id == tenant_id else f"#{value}"
+    if field == "assignee" and isinstance(value, int):
+        users = await find_users(session, tenant_id, ids=[value])
+        return users[0].name if users else f"#{value}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value) or None
+    return str(value)
+
+
+async def record_change(
+    session: AsyncSession, ticket: Ticket, *, field: str, old: object, new: object,
+    actor_user_id: int | None = None, rule_id: int | None = None,
+    rule_name: str | None = None, reason: str = "",
+) -> HistoryEntry:
+    """Add a history entry for a change of `field` from `old` to `new` (raw values)."""
+    assert ticket.id is not None
+    entry = HistoryEntry(
+        tenant_id=ticket.tenant_id, ticket_id=ticket.id, actor_user_id=actor_user_id,
+        rule_id=rule_id, rule_name=rule_name, field=field,
+        old_value=_cut(await describe(session, ticket.tenant_id, field, old)),
+        new_value=_cut(await describe(session, ticket.tenant_id, field, new)),
+        reason=_cut(reason) or "",
+    )
+    session.add(entry)
+    return entry
+
+
+async def ticket_history(session: AsyncSession, ticket: Ticket) -> Sequence[HistoryEntry]:
+    """Return the ticket's history, oldest first."""
+    statement = (select(HistoryEntry)
+                 .where(HistoryEntry.tenant_id == ticket.tenant_id,
+                        HistoryEntry.ticket_id == ticket.id)
+                 .order_by(col(HistoryEntry.id)))
+    return (await session.exec(statement)).all()
+
+
+def _cut(value: str | None) -> str | None:
+    if value is None or len(value) <= MAX_HISTORY_VALUE:
+        return value
+    return value[:MAX_HISTORY_VALUE - 1] + "…"

@@ -1,0 +1,163 @@
+"""Agents changing a ticket's fields, with optimistic concurrency and history."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from portal.sdk import (
+    AppContext,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Principal,
+    Role,
+    utcnow,
+)
+from ticketcloud import ticket_events
+from ticketcloud.categories import access_category
+from ticketcloud.checks import check_choice, check_tags
+from ticketcloud.history import record_change
+from ticketcloud.models import Priority, Ticket
+from ticketcloud.status import Status, check_status, check_transition
+from ticketcloud.teams import access_agent, access_team
+
+logger = logging.getLogger(__name__)
+
+# The fields an agent may change, by the history name of each.
+EDITABLE = {"status": "status", "priority": "priority", "category_id": "category",
+            "team_id": "team", "assignee_id": "assignee", "tags": "tags"}
+
+
+async def do_update_ticket(
+    context: AppContext, session: AsyncSession, ticket: Ticket, *, actor: Principal,
+    expected_version: object, changes: Mapping[str, object],
+) -> Ticket:
+    """Apply an agent's `changes` to `ticket` and stage `ticketcloud.ticket.updated`
+    (plus `.assigned` for a new assignee and `.solved` when it becomes solved).
+
+    `changes` maps any of status, priority, category_id, team_id, assignee_id (None
+    clears these three) and tags (the whole new list) to the new value.
+    `expected_version` is the `version` the agent's view was based on: when the ticket
+    changed since, this raises Conflict with the code `stale_version`, so that two
+    agents never silently overwrite each other. Unchanged values are ignored.
+    """
+    if actor.role is Role.CUSTOMER:
+        raise Forbidden("Customers cannot change a ticket's fields; reply to it instead.")
+    if actor.tenant_id != ticket.tenant_id:
+        raise NotFound(f"Ticket #{ticket.number} not found.", field="ticket")
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise InvalidInput(f"Invalid expected_version {expected_version!r}: send the ticket's "
+                           "version as loaded.", field="expected_version")
+    requested = await check_changes(session, ticket.tenant_id, changes)
+    if ticket.version != expected_version:
+        raise stale_version(ticket, expected_version)
+    diffs = {name: (getattr(ticket, name), value) for name, value in requested.items()
+             if getattr(ticket, name) != value}
+    if not diffs:
+        return ticket
+    if "status" in diffs:
+        check_transition(*diffs["status"])
+
+    await claim_version(session, ticket, expected_version)
+    now = utcnow()
+    ticket.updated_at = now
+    for name, (old, new) in diffs.items():
+        await record_change(session, ticket, field=EDITABLE[name], old=old, new=new,
+                            actor_user_id=actor.user_id)
+        if name == "status":
+            set_status(ticket, new, now)
+        else:
+            setattr(ticket, name, new)
+    session.add(ticket)
+    await session.flush()
+
+    published = {name: {"old": _plain(old), "new": _plain(new)}
+                 for name, (old, new) in diffs.items()}
+    await ticket_events.publish_updated(context, session, ticket, published,
+                                        actor_user_id=actor.user_id)
+    if "assignee_id" in diffs and ticket.assignee_id is not None:
+        await ticket_events.publish_assigned(context, session, ticket)
+    if "status" in diffs and ticket.status is Status.SOLVED:
+        await ticket_events.publish_solved(context, session, ticket)
+    logger.info("User %s changed %s of ticket %s in tenant %s (version %s)", actor.user_id,
+                sorted(diffs), ticket.id, ticket.tenant_id, ticket.version)
+    return ticket
+
+
+async def check_changes(session: AsyncSession, tenant_id: int,
+                        changes: Mapping[str, object]) -> dict[str, Any]:
+    """Return `changes` validated, with ids checked against the tenant."""
+    if not isinstance(changes, Mapping) or not changes:
+        raise InvalidInput(f"Send the fields to change, any of {sorted(EDITABLE)}.",
+                           field="changes")
+    unknown = sorted(str(name) for name in changes if name not in EDITABLE)
+    if unknown:
+        raise InvalidInput(f"Cannot change {unknown}; the fields agents change are "
+                           f"{sorted(EDITABLE)}.", field="changes")
+    requested: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "status":
+            requested[name] = check_status(value)
+        elif name == "priority":
+            requested[name] = check_choice(Priority, value, field="priority")
+        elif name == "tags":
+            requested[name] = check_tags(value)
+        elif value is None:
+            requested[name] = None
+        elif name == "category_id":
+            requested[name] = (await access_category(session, tenant_id, value)).id
+        elif name == "team_id":
+            requested[name] = (await access_team(session, tenant_id, value)).id
+        else:
+            requested[name] = (await access_agent(session, tenant_id, value)).id
+    return requested
+
+
+async def claim_version(session: AsyncSession, ticket: Ticket, expected: int) -> None:
+    """Move the ticket from version `expected` to the next, or raise the stale-version
+    Conflict when another transaction changed it first.
+
+    The compare-and-set is one UPDATE, so it also holds on databases that, unlike
+    SQLite, let two writers read the same version at once.
+    """
+    statement = (update(Ticket)
+                 .where(col(Ticket.id) == ticket.id, col(Ticket.version) == expected)
+                 .values(version=expected + 1)
+                 .execution_options(synchronize_session=False))
+    result = await session.exec(statement)
+    if result.rowcount != 1:
+        raise stale_version(ticket, expected)
+    ticket.version = expected + 1
+
+
+def stale_version(ticket: Ticket, expected: int) -> Conflict:
+    return Conflict(f"Ticket #{ticket.number} changed since you loaded version {expected}; "
+                    "reload it and apply your change again.", code="stale_version",
+                    field="expected_version")
+
+
+def set_status(ticket: Ticket, status: Status, now: datetime) -> None:
+    """Set the status and the timestamps that go with it; the caller checked the
+    transition."""
+    if ticket.status is Status.SOLVED and status is not Status.SOLVED:
+        # A rating link belongs to one solve, so reopening or closing voids it.
+        ticket.rating_nonce_hash = None
+    if status is Status.SOLVED:
+        ticket.solved_at = now
+    elif status is Status.CLOSED:
+        ticket.closed_at = now
+    elif ticket.status is Status.SOLVED:
+        ticket.solved_at = None
+    ticket.status = status
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, Status | Priority) else value

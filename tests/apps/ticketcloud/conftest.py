@@ -1,0 +1,210 @@
+"""Fixtures for TicketCloud's domain tests: a migrated SQLite file of their own, the app
+loaded through the portal's registry, and a workspace with agents and a customer."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from portal.db import Database
+from portal.events.bus import InProcessBus
+from portal.events.model import Event
+from portal.migrate import PORTAL_BRANCH, build_config, upgrade
+from portal.models import User
+from portal.registry.discovery import folder_sources
+from portal.registry.registry import AppRegistry
+from portal.sdk import AppContext, Principal, Role
+from portal.settings import REPOSITORY_ROOT
+from portal.tenants import do_create_tenant, do_create_user
+from ticketcloud.attachments import AttachmentUpload
+from ticketcloud.models import HistoryEntry, Team, Ticket, TicketCounter
+from ticketcloud.rule_store import do_create_rule
+from ticketcloud.teams import do_add_member, do_create_team
+from ticketcloud.tickets import do_create_ticket
+
+APPS_DIR = REPOSITORY_ROOT / "apps"
+MIGRATIONS = APPS_DIR / "ticketcloud" / "migrations"
+
+
+class Rollback(Exception):
+    """Raised inside a transaction to make it roll back."""
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run, as a server migrates it on install. Each test
+    gets a copy, because copying is much faster than migrating again."""
+    path = tmp_path_factory.mktemp("template") / "ticketcloud.sqlite3"
+
+    async def migrate() -> None:
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(database, [PORTAL_BRANCH, "ticketcloud"], build_config([MIGRATIONS]))
+        finally:
+            await database.dispose()
+
+    asyncio.run(migrate())
+    return path
+
+
+@pytest.fixture
+async def db(tmp_path: Path, migrated_template: Path) -> AsyncIterator[Database]:
+    """A fresh SQLite file with the portal's and TicketCloud's tables."""
+    path = tmp_path / "ticketcloud.sqlite3"
+    for suffix in ("", "-wal"):
+        source = migrated_template.with_name(migrated_template.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, path.with_name(path.name + suffix))
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def published() -> list[Event]:
+    """The events the bus delivered, in order; an event lands here only after its commit."""
+    return []
+
+
+@pytest.fixture
+def registry(db: Database, tmp_path: Path, published: list[Event],
+             monkeypatch: pytest.MonkeyPatch) -> AppRegistry:
+    """The portal's registry with the in-tree apps loaded, as a server loads them."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    bus = InProcessBus()
+    bus.subscribe(published.append)
+    loaded = AppRegistry(db=db, bus=bus, data_dir=tmp_path / "data", secret_key="test secret")
+    loaded.load(folder_sources(APPS_DIR))
+    assert "ticketcloud" in loaded.apps, loaded.broken
+    return loaded
+
+
+@pytest.fixture
+def context(registry: AppRegistry) -> AppContext:
+    """TicketCloud's AppContext, with its signing key and data folder."""
+    return registry.apps["ticketcloud"].context
+
+
+@dataclass
+class Workspace:
+    """A tenant with an admin, three agents and two customers."""
+
+    tenant_id: int
+    slug: str
+    admin: User
+    agents: list[User]
+    customer: User
+    other_customer: User
+    teams: dict[str, Team] = field(default_factory=dict)
+
+    def principal(self, user: User) -> Principal:
+        assert user.id is not None
+        return Principal(user_id=user.id, tenant_id=self.tenant_id, tenant_slug=self.slug,
+                         tenant_name=self.slug, role=user.role, name=user.name,
+                         email=user.email, via="session")
+
+    def agent_id(self, index: int) -> int:
+        user_id = self.agents[index].id
+        assert user_id is not None
+        return user_id
+
+
+async def create_workspace(db: Database, slug: str) -> Workspace:
+    async with db.transaction() as session:
+        tenant = await do_create_tenant(session, slug=slug, name=slug.title())
+        assert tenant.id is not None
+
+        async def user(email: str, name: str, role: Role) -> User:
+            assert tenant.id is not None
+            return await do_create_user(session, tenant_id=tenant.id, email=f"{email}@{slug}.test",
+                                        name=name, role=role.value, password=None)
+
+        return Workspace(
+            tenant_id=tenant.id, slug=slug,
+            admin=await user("admin", "Ada Admin", Role.ADMIN),
+            agents=[await user(f"agent{index}", f"Agent {index}", Role.AGENT)
+                    for index in range(3)],
+            customer=await user("customer", "Cal Customer", Role.CUSTOMER),
+            other_customer=await user("other", "Olive Other", Role.CUSTOMER),
+        )
+
+
+@pytest.fixture
+async def workspace(db: Database) -> Workspace:
+    return await create_workspace(db, "acme")
+
+
+@pytest.fixture
+async def other_workspace(db: Database) -> Workspace:
+    return await create_workspace(db, "globex")
+
+
+async def add_team(db: Database, workspace: Workspace, name: str, *,
+                   members: list[int], strategy: str = "round_robin") -> Team:
+    async with db.transaction() as session:
+        team = await do_create_team(session, workspace.tenant_id, name=name, strategy=strategy)
+        assert team.id is not None
+        for user_id in members:
+            await do_add_member(session, workspace.tenant_id, team.id, user_id)
+    workspace.teams[name] = team
+    return team
+
+
+async def add_rule(db: Database, workspace: Workspace, data: dict[str, Any]) -> int:
+    async with db.transaction() as session:
+        rule = await do_create_rule(session, workspace.tenant_id, data)
+    assert rule.id is not None
+    return rule.id
+
+
+async def create_ticket(context: AppContext, workspace: Workspace, *,
+                        subject: str = "Printer on fire",
+                        body: str = "The office printer smokes when printing.",
+                        requester_email: str | None = None, requester_name: str = "Cal Customer",
+                        channel: str = "web", category: int | None = None,
+                        attachments: tuple[AttachmentUpload, ...] = (),
+                        requester_user_id: int | None = None) -> Ticket:
+    async with context.transaction() as session:
+        return await do_create_ticket(
+            context, session, tenant_id=workspace.tenant_id, subject=subject, body=body,
+            requester_email=requester_email or workspace.customer.email,
+            requester_name=requester_name, channel=channel, category=category,
+            attachments=attachments, requester_user_id=requester_user_id)
+
+
+async def reload(db: Database, ticket: Ticket) -> Ticket:
+    async with db.read() as session:
+        fresh = await session.get(Ticket, ticket.id)
+    assert fresh is not None
+    return fresh
+
+
+async def history_of(db: Database, ticket: Ticket) -> list[HistoryEntry]:
+    async with db.read() as session:
+        statement = (select(HistoryEntry).where(HistoryEntry.ticket_id == ticket.id)
+                     .order_by(col(HistoryEntry.id)))
+        return list((await session.exec(statement)).all())
+
+
+async def count_rows(session: AsyncSession, model: Any, tenant_id: int) -> int:
+    statement = select(func.count()).select_from(model).where(model.tenant_id == tenant_id)
+    return int((await session.exec(statement)).one())
+
+
+async def last_number(db: Database, tenant_id: int) -> int | None:
+    async with db.read() as session:
+        counter = await session.get(TicketCounter, tenant_id)
+    return counter.last_number if counter is not None else None
+
+
+def topics(events: list[Event]) -> list[str]:
+    return [event.topic for event in events]

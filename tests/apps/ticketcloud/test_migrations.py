@@ -1,0 +1,165 @@
+"""TicketCloud's migrations build the schema its models describe, and its manifest lists
+every tenant table in an order the portal can purge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
+from sqlmodel import SQLModel, select
+
+from portal.db import Database
+from portal.migrate import build_config
+from portal.registry import installations
+from portal.registry.registry import AppRegistry
+from portal.sdk import AppContext
+from tests.apps.ticketcloud.conftest import (
+    MIGRATIONS,
+    Workspace,
+    add_rule,
+    add_team,
+    create_ticket,
+)
+from ticketcloud import models
+from ticketcloud.attachments import AttachmentUpload
+from ticketcloud.categories import do_create_category
+from ticketcloud.conversation import Author, do_reply
+from ticketcloud.models import TENANT_TABLES, TenantSettings, Ticket, TicketCounter
+from ticketcloud.ratings import do_issue_rating_token, do_rate
+from ticketcloud.teams import do_set_away
+from ticketcloud.updates import do_update_ticket
+
+MANIFEST = Path(models.__file__).resolve().parent / "manifest.json"
+
+
+def ticketcloud_tables_only(item: Any, name: str | None, type_: str, reflected: bool,
+                            compare_to: Any) -> bool:
+    return type_ != "table" or bool(name and name.startswith("ticketcloud_"))
+
+
+def model_tables() -> dict[str, Any]:
+    return {name: table for name, table in SQLModel.metadata.tables.items()
+            if name.startswith("ticketcloud_")}
+
+
+async def test_migrations_schema_matches_models(db: Database, tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'ticketcloud.sqlite3'}")
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={
+                "compare_type": True, "include_object": ticketcloud_tables_only})
+            differences = compare_metadata(context, SQLModel.metadata)
+            stored = {row[0] for row in connection.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+    finally:
+        engine.dispose()
+
+    assert differences == []
+    assert set(model_tables()) <= stored
+
+
+def test_migrations_branch_depends_on_portal() -> None:
+    script = ScriptDirectory.from_config(build_config([MIGRATIONS]))
+    labelled = [revision for revision in script.walk_revisions()
+                if "ticketcloud" in revision.branch_labels]
+
+    assert [revision.revision for revision in labelled] == ["ticketcloud_0001"]
+    assert labelled[0].down_revision is None
+    assert labelled[0].dependencies == "portal_0001"
+
+
+def test_models_every_table_has_tenant_id() -> None:
+    missing = [name for name, table in model_tables().items() if "tenant_id" not in table.c]
+
+    assert missing == []
+
+
+def test_manifest_lists_every_table() -> None:
+    listed = json.loads(MANIFEST.read_text())["data"]["tables"]
+
+    assert listed == list(TENANT_TABLES)
+    assert set(listed) == set(model_tables())
+
+
+def test_manifest_tables_in_deletion_order() -> None:
+    """A referenced table comes before the tables that reference it, because the portal
+    purges in reverse order."""
+    order = {name: index for index, name in enumerate(TENANT_TABLES)}
+    late_references = [
+        f"{name} -> {key.column.table.name}"
+        for name, table in model_tables().items() for key in table.foreign_keys
+        if key.column.table.name in order and order[key.column.table.name] >= order[name]]
+
+    assert late_references == []
+
+
+async def fill_every_table(context: AppContext, db: Database, workspace: Workspace) -> None:
+    team = await add_team(db, workspace, "Billing", members=[workspace.agent_id(0)])
+    await add_rule(db, workspace, {
+        "name": "All web", "conditions": [{"field": "channel", "operator": "equals",
+                                           "value": "web"}],
+        "actions": [{"type": "set_team", "value": team.id}]})
+    async with db.transaction() as session:
+        category = await do_create_category(session, workspace.tenant_id, name="Hardware")
+    ticket = await create_ticket(context, workspace, category=category.id)
+    async with context.transaction() as session:
+        loaded = await session.get(Ticket, ticket.id)
+        assert loaded is not None
+        await do_set_away(session, workspace.tenant_id, workspace.agent_id(1), True)
+        await do_reply(context, session, loaded, body="Done.",
+                       author=Author.of_principal(workspace.principal(workspace.agents[0])),
+                       attachments=[AttachmentUpload("a.txt", "text/plain", b"a")])
+        await do_update_ticket(context, session, loaded,
+                               actor=workspace.principal(workspace.agents[0]),
+                               expected_version=loaded.version, changes={"status": "solved"})
+        token = await do_issue_rating_token(context, session, loaded)
+        await do_rate(context, session, tenant_id=workspace.tenant_id, token=token, score=5)
+
+
+async def count_tenant_rows(db: Database, tenant_id: int) -> dict[str, int]:
+    async with db.read() as session:
+        counts = {}
+        for table in TENANT_TABLES:
+            statement = text(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = :tenant_id")
+            result = await session.exec(statement, params={"tenant_id": tenant_id})
+            counts[table] = int(result.scalar_one())
+        return counts
+
+
+async def test_install_then_purge_deletes_every_row(
+        context: AppContext, db: Database, registry: AppRegistry, workspace: Workspace,
+        other_workspace: Workspace) -> None:
+    for tenant_id in (workspace.tenant_id, other_workspace.tenant_id):
+        await installations.install(db, registry, tenant_id=tenant_id, app_id="ticketcloud")
+    await fill_every_table(context, db, workspace)
+    await fill_every_table(context, db, other_workspace)
+    filled = await count_tenant_rows(db, workspace.tenant_id)
+
+    await installations.uninstall(db, registry, tenant_id=workspace.tenant_id,
+                                  app_id="ticketcloud", purge=True)
+
+    assert [table for table, count in filled.items() if count == 0] == []
+    assert set((await count_tenant_rows(db, workspace.tenant_id)).values()) == {0}
+    assert await count_tenant_rows(db, other_workspace.tenant_id) == filled
+
+
+async def test_install_creates_settings_and_counter(
+        db: Database, registry: AppRegistry, workspace: Workspace) -> None:
+    await installations.install(db, registry, tenant_id=workspace.tenant_id,
+                                app_id="ticketcloud")
+    await installations.uninstall(db, registry, tenant_id=workspace.tenant_id,
+                                  app_id="ticketcloud")
+    await installations.install(db, registry, tenant_id=workspace.tenant_id,
+                                app_id="ticketcloud")
+
+    async with db.read() as session:
+        settings = (await session.exec(select(TenantSettings))).all()
+        counters = (await session.exec(select(TicketCounter))).all()
+    assert [(row.tenant_id, row.auto_close_hours, row.expose_category) for row in settings] == [
+        (workspace.tenant_id, 72, False)]
+    assert [(row.tenant_id, row.last_number) for row in counters] == [(workspace.tenant_id, 0)]
