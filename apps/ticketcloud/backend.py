@@ -10,6 +10,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from portal.sdk import AppBackend, AppContext, Job, Role, require_role
+from ticketcloud import api_routes, public_routes
 from ticketcloud.autoclose import close_solved_job
 from ticketcloud.demo import seed_demo
 from ticketcloud.models import TenantSettings, TicketCounter
@@ -33,7 +34,11 @@ async def on_install(context: AppContext, session: AsyncSession, tenant_id: int)
 
 
 backend = AppBackend(
-    routes=[Route("/", queue_window, methods=["GET"])],
+    routes=[
+        Route("/", queue_window, methods=["GET"]),
+        *api_routes.routes,
+        *public_routes.routes,
+    ],
     on_install=on_install,
     seed_demo=seed_demo,
     jobs=[Job("close_solved", AUTO_CLOSE_INTERVAL_SECONDS, close_solved_job)],
