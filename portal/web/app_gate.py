@@ -21,13 +21,15 @@ from portal.tenants import SLUG_PATTERN, get_tenant_by_slug
 logger = logging.getLogger(__name__)
 
 PUBLIC_PREFIX = "/public/"
+STATIC_PREFIX = "/static/"
 
 
 class AppGate:
     """Serves one app for the tenants that installed it; 404 for every other tenant.
 
     Signed-in requests act for the user's tenant. Requests under
-    `/apps/<id>/public/<workspace>/` need no sign-in and act for that workspace.
+    `/apps/<id>/public/<workspace>/` need no sign-in and act for that workspace, and
+    `/apps/<id>/static/` is served to anonymous requests without a tenant.
     """
 
     def __init__(self, app: LoadedApp, services: Services) -> None:
@@ -50,6 +52,13 @@ class AppGate:
             tenant_id = await self._public_tenant(slug)
             if who is not None and who.tenant_id != tenant_id:
                 scope[SCOPE_PRINCIPAL] = None
+        elif who is None and route_path.startswith(STATIC_PREFIX) and \
+                self.loaded.static_dir is not None:
+            # An app's static files are code and styles, not tenant data; public pages
+            # without sign-in need them too. A signed-in user of a tenant without the app
+            # still gets 404 below.
+            await self.router(scope, receive, send)
+            return
         elif who is None:
             await self._unauthenticated(scope, receive, send)
             return

@@ -80,10 +80,18 @@ def test_gate_signed_out_page_redirects(server: PortalServer) -> None:
 
 
 def test_gate_signed_out_api_401(server: PortalServer) -> None:
-    responses = [httpx.get(server.base_url + url) for url in HELLO_URLS]
+    routes = [httpx.get(server.base_url + url) for url in HELLO_URLS[:2]]
 
-    assert [response.status_code for response in responses] == [401] * len(HELLO_URLS)
-    assert responses[1].json()["error"]["code"] == "not_authenticated"
+    assert [response.status_code for response in routes] == [401, 401]
+    assert routes[1].json()["error"]["code"] == "not_authenticated"
+
+
+def test_gate_signed_out_static_served(server: PortalServer) -> None:
+    """Public pages need an app's styles and scripts before anyone signs in."""
+    responses = [httpx.get(server.base_url + url) for url in HELLO_URLS[2:]]
+
+    assert [response.status_code for response in responses] == [200, 200]
+    assert responses[0].headers["x-content-type-options"] == "nosniff"
 
 
 def test_gate_uninstall_keeps_data(server: PortalServer, factory: Factory) -> None:
