@@ -32,6 +32,7 @@ export class Desktop {
   #boot;
   #catalog = new AppCatalog();
   #saveErrorShown = false;
+  #signingOut = false;
 
   /** Builds the desktop into `root` from `boot`, the parsed boot data. Call start() next. */
   constructor(boot, root) {
@@ -54,7 +55,7 @@ export class Desktop {
       user: boot.user,
       tenant: boot.tenant,
       csrfToken: boot.csrf_token,
-      onSignOut: () => this.layoutStore.flush({ signal: AbortSignal.timeout(SIGN_OUT_SAVE_TIMEOUT_MS) }),
+      onSignOut: () => this.#beforeSignOut(),
     });
     // The bridge listens for SDK messages before any iframe exists, so no hello is missed.
     this.sdkBridge = new SdkBridge({
@@ -129,7 +130,7 @@ export class Desktop {
     this.busClient.addEventListener("bus-event", (event) => this.#onBusEvent(event.detail), { signal });
     this.busClient.addEventListener("status", (event) => {
       this.taskbar.setConnectionStatus(event.detail);
-      if (event.detail === "offline") this.#checkSession();
+      if (event.detail === "offline" && !this.#signingOut) this.#checkSession();
     }, { signal });
     document.addEventListener("keydown", (event) => this.#onKeydown(event), { signal });
   }
@@ -189,6 +190,21 @@ export class Desktop {
       }
     }
     this.toasts.show({ title: notification.title, body: notification.body ?? "", onOpen });
+  }
+
+  /**
+   * Saves the layout, then closes the event socket, so that it ends with a normal closure
+   * while the page is still here instead of with the page's unload.
+   */
+  async #beforeSignOut() {
+    try {
+      await this.layoutStore.flush({ signal: AbortSignal.timeout(SIGN_OUT_SAVE_TIMEOUT_MS) });
+    } finally {
+      // The socket's "offline" status must not start a session check, which would race
+      // with the sign-out request.
+      this.#signingOut = true;
+      this.busClient.stop();
+    }
   }
 
   /** Shows the first save error of a session as a toast. Later ones are only logged. */

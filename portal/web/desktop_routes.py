@@ -42,7 +42,11 @@ async def desktop(request: Request) -> Response:
         "csrf_token": request.scope[SCOPE_CSRF], "ws_path": "/ws",
         "portal_version": portal.__version__,
     }
-    return render(request, "desktop.html", {"boot": boot, "boot_json": script_json(boot)})
+    page = render(request, "desktop.html", {"boot": boot, "boot_json": script_json(boot)})
+    # The page carries the session's CSRF token and must not come back from the cache
+    # (through the Back button) after sign-out.
+    page.headers["cache-control"] = "no-store"
+    return page
 
 
 async def _customer_home(request: Request) -> Response:

@@ -37,8 +37,15 @@ const greetingId = context.params.greeting;
 if (greetingId) {
   portal.setTitle(`Hello · greeting ${greetingId}`);
 }
-portal.subscribe("hello.greeting", (event) => {
+// The badge counts greetings that arrived since the window was last clicked.
+let unseen = 0;
+document.addEventListener("pointerdown", () => {
+  unseen = 0;
+  portal.setBadge(0);
+});
+portal.subscribe("hello.greeting", () => {
   refresh();
-  portal.setBadge(event.payload.id);
+  unseen += 1;
+  portal.setBadge(unseen);
 });
 await refresh();
