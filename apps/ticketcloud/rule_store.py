@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import InvalidInput, access_row, utcnow
+from portal.sdk import InvalidInput, NotFound, access_row, utcnow
 from ticketcloud.categories import access_category
 from ticketcloud.checks import check_id
 from ticketcloud.models import Rule
@@ -114,13 +114,18 @@ async def check_rule_targets(session: AsyncSession, tenant_id: int,
                              definition: RuleDefinition) -> None:
     """Raise NotFound when an action names a team, category or agent that the tenant does
     not have, and InvalidInput when the assignee is not an active agent."""
-    for action in definition.actions:
-        if action.type is ActionType.SET_TEAM:
-            await access_team(session, tenant_id, action.value)
-        elif action.type is ActionType.SET_CATEGORY:
-            await access_category(session, tenant_id, action.value)
-        elif action.type is ActionType.SET_ASSIGNEE:
-            await access_agent(session, tenant_id, action.value, field="actions")
+    for index, action in enumerate(definition.actions):
+        where = f"actions[{index}].value"
+        try:
+            if action.type is ActionType.SET_TEAM:
+                await access_team(session, tenant_id, action.value)
+            elif action.type is ActionType.SET_CATEGORY:
+                await access_category(session, tenant_id, action.value)
+            elif action.type is ActionType.SET_ASSIGNEE:
+                await access_agent(session, tenant_id, action.value, field=where)
+        except NotFound as error:
+            # access_row names no field, so the caller could not tell which action failed.
+            raise NotFound(error.message, field=where) from None
 
 
 def _fill(rule: Rule, definition: RuleDefinition) -> None:
