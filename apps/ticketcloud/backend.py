@@ -21,8 +21,23 @@ AUTO_CLOSE_INTERVAL_SECONDS = 300
 
 async def queue_window(request: Request) -> Response:
     require_role(request, Role.ADMIN, Role.AGENT)
-    # TODO: ticket queues, the ticket window and assignment rules.
-    return FileResponse(_STATIC / "queue.html", media_type="text/html")
+    return _page("queue.html")
+
+
+async def ticket_window(request: Request) -> Response:
+    """Serve the ticket window. Its script reads the ticket number from the query
+    parameter `ticket`."""
+    require_role(request, Role.ADMIN, Role.AGENT)
+    return _page("ticket.html")
+
+
+async def rules_window(request: Request) -> Response:
+    require_role(request, Role.ADMIN)
+    return _page("rules.html")
+
+
+def _page(name: str) -> Response:
+    return FileResponse(_STATIC / name, media_type="text/html")
 
 
 async def on_install(context: AppContext, session: AsyncSession, tenant_id: int) -> None:
@@ -36,6 +51,8 @@ async def on_install(context: AppContext, session: AsyncSession, tenant_id: int)
 backend = AppBackend(
     routes=[
         Route("/", queue_window, methods=["GET"]),
+        Route("/ticket", ticket_window, methods=["GET"]),
+        Route("/admin/rules", rules_window, methods=["GET"]),
         *api_routes.routes,
         *public_routes.routes,
     ],

@@ -1,0 +1,281 @@
+// The ticket window: one ticket's conversation, a composer for public replies and
+// internal notes, its fields and its history. Field changes send the ticket's version,
+// so an edit based on an outdated view is rejected (409 stale_version) and reloaded.
+import { portal } from "/static/shell/sdk.js";
+import { Api, ApiError } from "./api.js";
+import { STRINGS, format } from "./strings.js";
+import { debounce, element, fillSelect, formatTime, showStatus } from "./dom.js";
+
+// The statuses a ticket may move to, as the server's status.TRANSITIONS allows.
+const TRANSITIONS = {
+  new: ["open", "pending", "on_hold", "solved"],
+  open: ["pending", "on_hold", "solved"],
+  pending: ["open", "on_hold", "solved"],
+  on_hold: ["open", "pending", "solved"],
+  solved: ["open", "closed"],
+  closed: [],
+};
+const STATUS_ORDER = ["new", "open", "pending", "on_hold", "solved", "closed"];
+const RELOAD_DELAY_MS = 200;
+
+const byId = (id) => document.getElementById(id);
+
+class TicketWindow {
+  #api;
+  #number;
+  #ticket = null;
+  #pickers = { categories: [], teams: [], agents: [] };
+  #elements = {
+    number: byId("number"),
+    subject: byId("subject"),
+    requester: byId("requester"),
+    statusLine: byId("status"),
+    messages: byId("messages"),
+    composer: byId("composer"),
+    composerBody: byId("composer-body"),
+    reply: byId("reply"),
+    note: byId("note"),
+    status: byId("status-control"),
+    priority: byId("priority-control"),
+    category: byId("category-control"),
+    team: byId("team-control"),
+    assignee: byId("assignee-control"),
+    tagsForm: byId("tags-form"),
+    tags: byId("tags-control"),
+    history: byId("history"),
+  };
+
+  constructor(context, number) {
+    this.#api = new Api(context.csrfToken);
+    this.#number = number;
+  }
+
+  async start() {
+    this.#renderLabels();
+    this.#listen();
+    const reload = debounce(() => this.load(), RELOAD_DELAY_MS);
+    portal.subscribe("ticketcloud.ticket.*", (event) => {
+      if (String(event.payload?.number) === this.#number) reload();
+    });
+    await this.#loadPickers();
+    await this.load();
+  }
+
+  /** Load the ticket and its history and render both. */
+  async load() {
+    let ticket;
+    let history;
+    try {
+      [ticket, history] = await Promise.all([
+        this.#api.get(`tickets/${this.#number}`),
+        this.#api.get(`tickets/${this.#number}/history`),
+      ]);
+    } catch (error) {
+      this.#showError(error);
+      return false;
+    }
+    this.#ticket = ticket;
+    this.#render(ticket, history.items);
+    return true;
+  }
+
+  async #loadPickers() {
+    try {
+      const [categories, teams, agents] = await Promise.all([
+        this.#api.get("categories"), this.#api.get("teams"), this.#api.get("agents"),
+      ]);
+      this.#pickers = { categories: categories.items, teams: teams.items, agents: agents.items };
+    } catch (error) {
+      this.#showError(error);
+    }
+  }
+
+  #renderLabels() {
+    const labels = {
+      "conversation-title": STRINGS.conversation, "composer-label": STRINGS.composerLabel,
+      reply: STRINGS.replyPublicly, note: STRINGS.addInternalNote, "fields-title": STRINGS.fields,
+      "status-control-label": STRINGS.statusLabel, "priority-control-label": STRINGS.priorityLabel,
+      "category-control-label": STRINGS.categoryLabel, "team-control-label": STRINGS.teamLabel,
+      "assignee-control-label": STRINGS.assigneeLabel, "tags-control-label": STRINGS.tagsLabel,
+      "save-tags": STRINGS.saveTags, "tags-hint": STRINGS.tagsHint, "history-title": STRINGS.history,
+    };
+    for (const [id, text] of Object.entries(labels)) byId(id).textContent = text;
+    this.#elements.composerBody.placeholder = STRINGS.composerPlaceholder;
+  }
+
+  #listen() {
+    const { composer, status, priority, category, team, assignee, tagsForm, tags } = this.#elements;
+    composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#sendMessage(event.submitter?.dataset.kind === "note" ? "note" : "reply");
+    });
+    status.addEventListener("change", () => this.#update({ status: status.value }));
+    priority.addEventListener("change", () => this.#update({ priority: priority.value }));
+    category.addEventListener("change", () => this.#update({ category_id: idOrNull(category.value) }));
+    team.addEventListener("change", () => this.#update({ team_id: idOrNull(team.value) }));
+    assignee.addEventListener("change", () => this.#update({ assignee_id: idOrNull(assignee.value) }));
+    tagsForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const list = tags.value.split(",").map((tag) => tag.trim().toLowerCase()).filter(Boolean);
+      this.#update({ tags: [...new Set(list)] });
+    });
+  }
+
+  /** Send `changes` with the version this window shows, and reload on a stale version. */
+  async #update(changes) {
+    if (this.#ticket === null) return;
+    this.#setBusy(true);
+    try {
+      const ticket = await this.#api.send("PATCH", `tickets/${this.#number}`, { ...changes, version: this.#ticket.version });
+      this.#ticket = ticket;
+      await this.load();
+      showStatus(this.#elements.statusLine, STRINGS.saved, "info");
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "stale_version") {
+        await this.load();
+        showStatus(this.#elements.statusLine, STRINGS.staleVersion, "error");
+      } else {
+        this.#showError(error);
+        // Put the controls back to the values the server holds.
+        this.#renderFields(this.#ticket);
+      }
+    } finally {
+      this.#setBusy(false);
+    }
+  }
+
+  async #sendMessage(kind) {
+    const body = this.#elements.composerBody.value;
+    if (!body.trim()) {
+      showStatus(this.#elements.statusLine, STRINGS.emptyMessage, "error");
+      return;
+    }
+    this.#setBusy(true);
+    try {
+      await this.#api.send("POST", `tickets/${this.#number}/${kind === "note" ? "notes" : "replies"}`, { body });
+      this.#elements.composerBody.value = "";
+      await this.load();
+      showStatus(this.#elements.statusLine, kind === "note" ? STRINGS.noteAdded : STRINGS.replySent, "info");
+    } catch (error) {
+      this.#showError(error);
+    } finally {
+      this.#setBusy(false);
+    }
+  }
+
+  #setBusy(busy) {
+    const { reply, note, status, priority, category, team, assignee, tagsForm } = this.#elements;
+    for (const control of [reply, note, status, priority, category, team, assignee, ...tagsForm.elements]) {
+      control.disabled = busy;
+    }
+    document.body.setAttribute("aria-busy", String(busy));
+  }
+
+  #render(ticket, history) {
+    const { number, subject, requester } = this.#elements;
+    number.textContent = `#${ticket.number}`;
+    subject.textContent = ticket.subject;
+    requester.textContent = format(STRINGS.requesterLine, {
+      name: ticket.requester.name || ticket.requester.email, email: ticket.requester.email,
+    });
+    portal.setTitle(format(STRINGS.ticketTitle, { number: ticket.number, subject: ticket.subject }));
+    document.title = `#${ticket.number}`;
+    document.body.dataset.version = String(ticket.version);
+    this.#renderMessages(ticket.messages);
+    this.#renderFields(ticket);
+    this.#renderHistory(history);
+  }
+
+  #renderMessages(messages) {
+    this.#elements.messages.replaceChildren(...messages.map((message) => {
+      const internal = message.visibility === "internal";
+      let label = STRINGS.customerMessage;
+      if (internal) label = STRINGS.internalNote;
+      else if (message.from_agent) label = STRINGS.publicReply;
+      const attachments = message.attachments.map((item) => element("li", {
+        children: [element("a", {
+          text: format(STRINGS.attachmentLine, { filename: item.filename, size: item.size }),
+          attributes: { href: new URL(`attachments/${item.id}`, new URL("/apps/ticketcloud/api/v1/", location.origin)).href, download: "" },
+        })],
+      }));
+      return element("li", {
+        className: `tc-message${internal ? " tc-message-internal" : ""}${message.from_agent ? " tc-message-agent" : ""}`,
+        attributes: { "data-message-id": message.id, "data-visibility": message.visibility },
+        children: [
+          element("div", {
+            className: "tc-message-meta",
+            children: [
+              element("span", { className: "tc-message-label", text: label }),
+              element("strong", { className: "tc-message-author", text: message.author }),
+              element("time", { text: formatTime(message.created_at), attributes: { datetime: message.created_at, title: message.created_at } }),
+            ],
+          }),
+          element("div", { className: "tc-message-body", text: message.body }),
+          ...(attachments.length ? [element("ul", { className: "tc-attachments", children: attachments })] : []),
+        ],
+      });
+    }));
+  }
+
+  #renderFields(ticket) {
+    const { status, priority, category, team, assignee, tags } = this.#elements;
+    const statuses = STATUS_ORDER.filter((name) => name === ticket.status || TRANSITIONS[ticket.status]?.includes(name));
+    fillSelect(status, statuses.map((name) => [name, STRINGS.statuses[name]]), ticket.status);
+    fillSelect(priority, Object.entries(STRINGS.priorities), ticket.priority);
+    const none = ["", STRINGS.noneOption];
+    fillSelect(category, [none, ...this.#pickers.categories.map((item) => [item.id, item.name])], ticket.category_id ?? "");
+    fillSelect(team, [none, ...this.#pickers.teams.map((item) => [item.id, item.name])], ticket.team_id ?? "");
+    fillSelect(assignee, [none, ...this.#pickers.agents.map((item) => [
+      item.id, item.away ? item.name + STRINGS.awaySuffix : item.name,
+    ])], ticket.assignee_id ?? "");
+    // Keep what the agent is typing when a live update arrives.
+    if (document.activeElement !== tags) tags.value = ticket.tags.join(", ");
+  }
+
+  #renderHistory(entries) {
+    const { history } = this.#elements;
+    if (entries.length === 0) {
+      history.replaceChildren(element("li", { className: "tc-muted", text: STRINGS.historyEmpty }));
+      return;
+    }
+    const agentNames = new Map(this.#pickers.agents.map((agent) => [agent.id, agent.name]));
+    history.replaceChildren(...[...entries].reverse().map((entry) => {
+      let actor = STRINGS.historySystem;
+      if (entry.rule_name) actor = format(STRINGS.historyByRule, { name: entry.rule_name });
+      else if (entry.actor_user_id !== null) actor = agentNames.get(entry.actor_user_id) ?? format(STRINGS.unknownAgent, { id: entry.actor_user_id });
+      return element("li", {
+        children: [
+          element("div", { text: format(STRINGS.historyLine, {
+            field: STRINGS.historyFields[entry.field] ?? entry.field,
+            old: this.#historyValue(entry.field, entry.old), new: this.#historyValue(entry.field, entry.new),
+          }) }),
+          element("small", { className: "tc-muted", text: `${actor} · ${formatTime(entry.created_at)}` }),
+          ...(entry.reason ? [element("small", { className: "tc-muted tc-block", text: entry.reason })] : []),
+        ],
+      });
+    }));
+  }
+
+  #historyValue(field, value) {
+    if (value === null || value === undefined || value === "") return STRINGS.emptyValue;
+    if (field === "status") return STRINGS.statuses[value] ?? value;
+    if (field === "priority") return STRINGS.priorities[value] ?? value;
+    return value;
+  }
+
+  #showError(error) {
+    showStatus(this.#elements.statusLine, error instanceof ApiError ? error.message : STRINGS.networkError, "error");
+  }
+}
+
+function idOrNull(value) {
+  return value === "" ? null : Number(value);
+}
+
+const context = await portal.ready;
+const number = context.params.ticket ?? new URLSearchParams(location.search).get("ticket");
+if (!number || !/^\d+$/.test(number)) {
+  showStatus(byId("status"), STRINGS.missingTicket, "error");
+} else {
+  await new TicketWindow(context, number).start();
+}
