@@ -41,7 +41,10 @@ async def stage_event(
     seq = await _next_seq(session, tenant_id)
     record = EventRecord(
         id=str(uuid.uuid4()), tenant_id=tenant_id, seq=seq, topic=topic, time=utcnow(),
-        payload=payload, notification=notification.as_json() if notification else None,
+        # A copy as the JSON column returns it, so the published event equals the stored
+        # one even if the caller changes its dict afterwards.
+        payload=json.loads(encoded),
+        notification=notification.as_json() if notification else None,
         audience_users=sorted(audience.users),
         audience_roles=sorted(role.value for role in audience.roles),
     )

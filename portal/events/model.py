@@ -76,7 +76,8 @@ class Event:
         """Return the shape sent to desktops; the audience stays on the server."""
         return {
             "id": self.id, "seq": self.seq, "tenant": self.tenant_id, "topic": self.topic,
-            "time": self.time.isoformat().replace("+00:00", "Z"), "payload": self.payload,
+            "time": self.time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "payload": self.payload,
             "notification": self.notification,
         }
 

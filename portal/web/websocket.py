@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from starlette.routing import WebSocketRoute
@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from portal.auth.sessions import Principal
 from portal.errors import InvalidInput
+from portal.events.hub import Connection
 from portal.sdk import SCOPE_PRINCIPAL
 from portal.services import Services
 
@@ -71,40 +72,44 @@ async def desktop_socket(websocket: WebSocket) -> None:
     await websocket.accept()
 
     async def close(code: int, reason: str) -> None:
-        # RuntimeError means the other side closed first.
-        with contextlib.suppress(RuntimeError):
+        # Both mean the desktop is gone already: RuntimeError when a close was sent
+        # before, WebSocketDisconnect when the transport was lost.
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close(code=code, reason=reason)
 
     connection = services.hub.new_connection(who, websocket.send_text, close)
     try:
         await services.hub.attach(connection, after)
-        await _receive_loop(websocket, connection.offer)
+        await _receive_loop(websocket, connection)
     except WebSocketDisconnect:
         pass
     finally:
         await services.hub.detach(connection)
 
 
-async def _receive_loop(websocket: WebSocket, reply: object) -> None:
-    assert callable(reply)
+async def _receive_loop(websocket: WebSocket, connection: Connection) -> None:
     errors = 0
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
-        problem = _handle(message, reply)
+        problem = _handle(message, connection.offer_message)
         if problem is None:
             continue
         errors += 1
-        reply({"type": "error", "error": {"code": "invalid_message", "message": problem}})
+        connection.offer_message({"type": "error",
+                                  "error": {"code": "invalid_message", "message": problem}})
         if errors >= MAX_CLIENT_ERRORS:
-            await websocket.close(code=CLOSE_POLICY, reason="too many invalid messages")
+            logger.info("Closing WebSocket of user %s after %s invalid messages",
+                        connection.principal.user_id, errors)
+            # Through the connection, so the error messages queued before go out first.
+            await connection.close_after_sending(CLOSE_POLICY, "too many invalid messages")
             return
 
 
-def _handle(message: MutableMapping[str, Any], reply: object) -> str | None:
+def _handle(message: MutableMapping[str, Any],
+            reply: Callable[[dict[str, Any]], None]) -> str | None:
     """Act on one client frame; return a description of what is wrong with it, if anything."""
-    assert callable(reply)
     text = message.get("text")
     if not isinstance(text, str):
         return "Binary frames are not supported; send JSON text such as {\"type\": \"ping\"}."

@@ -1,4 +1,5 @@
-"""Hello's routes: the window page, and an endpoint that stores and publishes a greeting."""
+"""Hello's routes: the window page, an endpoint that stores and publishes a greeting, and
+an admin endpoint that publishes an announcement to every user of a role."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from portal import sdk
 
 _PAGE = Path(__file__).resolve().parent / "static" / "index.html"
 MAX_GREETING = 200
+# Characters. The portal caps an event payload at 32 KiB of JSON, so a text with many
+# non-ASCII characters (escaped as \uXXXX) is rejected below this length.
+MAX_ANNOUNCEMENT = 30_000
 
 # The table is created by this app's migration; Core is enough for one insert.
 greetings = sa.Table(
@@ -56,6 +60,24 @@ async def greet(request: Request) -> Response:
     return JSONResponse({"id": greeting_id, "text": text}, status_code=201)
 
 
+async def announce(request: Request) -> Response:
+    """Publish `hello.announcement` to every user who has the requested role."""
+    who = sdk.principal(request)
+    context = sdk.app_context(request)
+    if not context.has_permission(who, "hello.announce"):
+        raise sdk.Forbidden("Only admins may send announcements.")
+    text, role = _announcement(await request.body())
+
+    async with context.transaction() as session:
+        event = await context.publish(
+            session, tenant_id=who.tenant_id, topic="hello.announcement",
+            payload={"text": text, "role": role.value, "sender": who.name},
+            audience=sdk.Audience.of(roles=[role]),
+            notification=sdk.Notification(title=f"Announcement from {who.name}", body=text),
+        )
+    return JSONResponse({"seq": event.seq, "text": text, "role": role.value}, status_code=201)
+
+
 async def list_greetings(request: Request) -> Response:
     who = sdk.principal(request)
     context = sdk.app_context(request)
@@ -68,12 +90,18 @@ async def list_greetings(request: Request) -> Response:
         {"id": row.id, "text": row.text, "created_at": _iso(row.created_at)} for row in rows]})
 
 
-def _greeting_text(body: bytes) -> str:
+def _json_object(body: bytes) -> dict[str, object]:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise sdk.InvalidInput(f"The body is not valid JSON: {error}.") from error
-    text = data.get("text") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise sdk.InvalidInput("Send a JSON object such as {\"text\": \"...\"}.")
+    return data
+
+
+def _greeting_text(body: bytes) -> str:
+    text = _json_object(body).get("text")
     if not isinstance(text, str) or not text.strip():
         raise sdk.InvalidInput("Send {\"text\": \"...\"} with a non-empty greeting.",
                                field="text")
@@ -81,6 +109,23 @@ def _greeting_text(body: bytes) -> str:
         raise sdk.InvalidInput(f"The greeting is {len(text)} characters; the maximum is "
                                f"{MAX_GREETING}.", field="text")
     return text.strip()
+
+
+def _announcement(body: bytes) -> tuple[str, sdk.Role]:
+    data = _json_object(body)
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise sdk.InvalidInput("Send {\"text\": \"...\", \"role\": \"agent\"} with a non-empty "
+                               "announcement.", field="text")
+    if len(text) > MAX_ANNOUNCEMENT:
+        raise sdk.InvalidInput(f"The announcement is {len(text)} characters; the maximum is "
+                               f"{MAX_ANNOUNCEMENT}.", field="text")
+    role = data.get("role")
+    roles = [member.value for member in sdk.Role]
+    if role not in roles:
+        raise sdk.InvalidInput(f"Unknown role {role!r}: send one of {', '.join(roles)}.",
+                               field="role")
+    return text.strip(), sdk.Role(role)
 
 
 def _iso(value: datetime | str) -> str:
@@ -91,4 +136,5 @@ backend = sdk.AppBackend(routes=[
     Route("/", window, methods=["GET"]),
     Route("/api/greetings", list_greetings, methods=["GET"]),
     Route("/api/greetings", greet, methods=["POST"]),
+    Route("/api/announcements", announce, methods=["POST"]),
 ])
