@@ -33,6 +33,9 @@ class Principal:
     email: str
     via: Literal["session", "token"]
     csrf_token: str | None = None
+    # The stored digest of the session cookie, so that signing out can close the
+    # session's sockets; None for API tokens.
+    session_key: str | None = None
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
@@ -58,7 +61,8 @@ async def load_session_principal(session: AsyncSession, cookie_value: str) -> Pr
     row = await session.get(UserSession, digest(cookie_value))
     if row is None or row.expires_at <= utcnow():
         return None
-    return await _principal(session, row.user_id, via="session", csrf_token=row.csrf_token)
+    return await _principal(session, row.user_id, via="session", csrf_token=row.csrf_token,
+                            session_key=row.token_hash)
 
 
 async def load_token_principal(session: AsyncSession, token: str) -> Principal | None:
@@ -92,7 +96,7 @@ async def do_issue_api_token(session: AsyncSession, user: User, *, name: str) ->
 
 async def _principal(
     session: AsyncSession, user_id: int, *, via: Literal["session", "token"],
-    csrf_token: str | None = None,
+    csrf_token: str | None = None, session_key: str | None = None,
 ) -> Principal | None:
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
@@ -102,5 +106,5 @@ async def _principal(
     return Principal(
         user_id=user.id, tenant_id=user.tenant_id, tenant_slug=tenant.slug,
         tenant_name=tenant.name, role=user.role, name=user.name, email=user.email, via=via,
-        csrf_token=csrf_token,
+        csrf_token=csrf_token, session_key=session_key,
     )

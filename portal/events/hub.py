@@ -31,6 +31,8 @@ SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Coroutine[Any, Any, None]]
 
 CLOSE_TOO_SLOW = 1013
+# Policy violation: the session behind the socket has ended.
+CLOSE_SIGNED_OUT = 1008
 # A desktop that lets a replay wait this long for room in its send queue counts as too
 # slow, like a live desktop whose queue overflows.
 REPLAY_STALL_SECONDS = 20.0
@@ -393,6 +395,18 @@ class Hub:
         await pump.attach(connection, after)
         logger.debug("Desktop of user %s attached after seq %s",
                      connection.principal.user_id, after)
+
+    async def close_session(self, session_key: str) -> int:
+        """Close every socket of one browser session (after sign-out); return how many."""
+        closing = [connection for pump in self._pumps.values()
+                   for connection in pump.connections
+                   if connection.principal.session_key == session_key]
+        for connection in closing:
+            await connection.close_after_sending(CLOSE_SIGNED_OUT, "signed out")
+        if closing:
+            logger.info("Closed %s WebSockets of user %s after sign-out", len(closing),
+                        closing[0].principal.user_id)
+        return len(closing)
 
     async def detach(self, connection: Connection) -> None:
         pump = self._pumps.get(connection.principal.tenant_id)

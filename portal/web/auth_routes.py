@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from portal.auth.sessions import SESSION_COOKIE, do_create_session, do_delete_session
 from portal.auth.signin import authenticate, do_record_failure
+from portal.auth.tokens import digest
 from portal.errors import InvalidInput, TooManyRequests
 from portal.models import Tenant
 from portal.sdk import SCOPE_CSRF, SCOPE_PRINCIPAL
@@ -100,8 +101,10 @@ async def _record_failure(services: Services, workspace: str, email: str, addres
 async def logout(request: Request) -> Response:
     cookie = read_cookies(request.headers).get(SESSION_COOKIE)
     if cookie:
-        async with _services(request).db.transaction() as session:
+        services = _services(request)
+        async with services.db.transaction() as session:
             await do_delete_session(session, cookie)
+        await services.hub.close_session(digest(cookie))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return response

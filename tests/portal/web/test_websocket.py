@@ -234,6 +234,27 @@ async def test_handshake_signed_out_session_is_403(server: PortalServer,
     assert await rejected_status(desktop(server, agent)) == 403
 
 
+async def test_sign_out_closes_only_that_sessions_sockets(
+        server: PortalServer, factory: Factory) -> None:
+    tenant = await asyncio.to_thread(factory.tenant)
+    user = await asyncio.to_thread(factory.user, tenant, Role.AGENT)
+    leaving = await asyncio.to_thread(sign_in, server, user)
+    staying = await asyncio.to_thread(sign_in, server, user)
+
+    async with desktop(server, leaving) as closed_socket, \
+            desktop(server, staying) as open_socket:
+        await receive_until_ready(closed_socket)
+        await receive_until_ready(open_socket)
+        async with api(server, leaving) as client:
+            response = await client.post("/logout")
+        code, _ = await close_code(closed_socket)
+        pong = await ping(open_socket)
+
+    assert response.status_code == 303
+    assert code == 1008
+    assert pong == {"type": "pong"}
+
+
 async def test_handshake_api_token_without_origin_is_accepted(
         server: PortalServer, factory: Factory, greeter: Account) -> None:
     token = await asyncio.to_thread(factory.api_token, greeter.user)
