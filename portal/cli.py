@@ -14,6 +14,7 @@ from pathlib import Path
 
 from portal.auth.passwords import hash_password
 from portal.auth.sessions import do_delete_user_sessions, do_issue_api_token
+from portal.auth.signin import do_clear_failures
 from portal.errors import PortalError
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.registry import installations
@@ -157,7 +158,11 @@ async def _reset_password(services: Services, args: argparse.Namespace) -> int:
         session.add(user)
         assert user.id is not None
         await do_delete_user_sessions(session, user.id)
-    print(f"Password of {user.email} reset; their sessions were ended.")
+        # The throttle message sends a locked-out user to their admin, so a reset must
+        # let the new password in at once.
+        await do_clear_failures(session, workspace=args.tenant, email=user.email)
+    print(f"Password of {user.email} reset; their sessions were ended and failed sign-ins "
+          "cleared.")
     if generated:
         print(f"Password: {password}")
     return 0

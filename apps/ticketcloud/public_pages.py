@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
+from ticketcloud.checks import MAX_BODY
 from ticketcloud.public_text import format_size, text
 
 APP_ROOT = "/apps/ticketcloud"
@@ -31,7 +32,7 @@ _environment = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
-_environment.globals.update(text=text, format_size=format_size)
+_environment.globals.update(text=text, format_size=format_size, max_body=MAX_BODY)
 TEMPLATES = Jinja2Templates(env=_environment)
 
 

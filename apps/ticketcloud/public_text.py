@@ -42,7 +42,9 @@ MESSAGES: dict[str, str] = {
                                    "{max}.",
     "error.form_too_large": "The request is larger than {max}; attach fewer or smaller files "
                             "and fill in the form again.",
-    "error.form_unreadable": "The form could not be read; fill it in again and resend it.",
+    "error.form_unreadable": ("The form could not be read, usually because a field is far "
+                              "over its limit (a message may have 50,000 characters). "
+                              "Shorten it and send the form again."),
     "error.score_invalid": "Choose a rating from 1 to 5.",
     "error.comment_too_long": "The comment has {length} characters; the maximum is {max}.",
     # Confirmation.

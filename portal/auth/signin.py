@@ -75,6 +75,12 @@ async def _count(session: AsyncSession, condition: ColumnElement[bool], since: d
     return (await session.exec(statement)).one()
 
 
+async def do_clear_failures(session: AsyncSession, *, workspace: str, email: str) -> None:
+    """Forget an account's failed sign-ins (after a password reset)."""
+    key = account_key(workspace, email)
+    await session.exec(delete(LoginAttempt).where(col(LoginAttempt.account_key) == key))
+
+
 async def do_record_failure(session: AsyncSession, *, workspace: str, email: str,
                             client_address: str) -> None:
     session.add(LoginAttempt(account_key=account_key(workspace, email),

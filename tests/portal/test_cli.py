@@ -10,10 +10,12 @@ from pathlib import Path
 
 import httpx
 
+from portal.auth.signin import account_key
 from portal.auth.tokens import API_TOKEN_PREFIX
 from portal.models import Role
 from portal.settings import REPOSITORY_ROOT
 from tests.support import (
+    CSRF_INPUT,
     Factory,
     PortalServer,
     TenantInfo,
@@ -178,6 +180,40 @@ def test_reset_password_ends_sessions(server: PortalServer, factory: Factory) ->
     assert after_reset.status_code == 401
     assert sessions == [(0,)]
     assert with_new_password.status_code == 200
+
+
+def test_reset_password_lifts_throttle(server: PortalServer, factory: Factory) -> None:
+    user = factory.user(factory.tenant())
+    for _ in range(5):
+        # Failures recorded as the sign-in form does, from an address no other test uses,
+        # so the shared server's per-address count for 127.0.0.1 stays untouched.
+        factory.execute(
+            "INSERT INTO portal_login_attempt (account_key, client_address, attempted_at) "
+            "VALUES (:key, '192.0.2.7', CURRENT_TIMESTAMP)",
+            key=account_key(user.tenant.slug, user.email))
+    with httpx.Client(base_url=server.base_url) as client:
+        before = try_sign_in(client, user)
+
+    result = run_on(server, "reset-password", "--tenant", user.tenant.slug, "--email",
+                    user.email, "--password-stdin", stdin=NEW_PASSWORD + "\n")
+    renamed = UserInfo(user.id, user.tenant, user.email, user.role, NEW_PASSWORD)
+    with httpx.Client(base_url=server.base_url) as client:
+        after = try_sign_in(client, renamed)
+
+    assert before == 429
+    assert result.returncode == 0, result.stderr
+    assert "failed sign-ins cleared" in result.stdout
+    assert after == 303
+
+
+def try_sign_in(client: httpx.Client, user: UserInfo) -> int:
+    page = client.get("/login")
+    match = CSRF_INPUT.search(page.text)
+    assert match
+    response = client.post("/login", data={
+        "csrf_token": match.group(1), "workspace": user.tenant.slug, "email": user.email,
+        "password": user.password, "next": "/"})
+    return response.status_code
 
 
 def test_reset_password_unknown_user(server: PortalServer, factory: Factory) -> None:
