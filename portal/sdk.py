@@ -35,7 +35,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute
 
 from portal.auth.sessions import Principal
-from portal.db import Database, after_commit, utcnow
+from portal.db import Database, UTCDateTime, after_commit, utcnow
 from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, PortalError
 from portal.events.bus import EventBus
 from portal.events.log import stage_event
@@ -47,8 +47,9 @@ from portal.tenants import access_row
 __all__ = [
     "SDK_SCRIPT", "AppBackend", "AppContext", "Audience", "Conflict", "Event", "Forbidden",
     "InvalidInput", "Job", "NotAuthenticated", "NotFound", "Notification", "PortalError",
-    "Principal", "Role", "UserRecord", "access_row", "after_commit", "app_context", "csrf_token",
-    "find_users", "principal", "require_role", "tenant_id", "utcnow",
+    "Principal", "Role", "UTCDateTime", "UserRecord", "access_row", "after_commit",
+    "app_context", "csrf_token", "find_users", "principal", "require_role", "tenant_id",
+    "utcnow",
 ]
 
 # The shell's SDK module for app windows: `<script type="module">import { portal } from

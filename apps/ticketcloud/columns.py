@@ -3,39 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlmodel import Field
 
-from portal.sdk import utcnow
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware.
-
-    SQLite's DATETIME drops the offset, so a value is converted to UTC and stored naive
-    there, and read back with UTC attached. A naive value is rejected, because its zone
-    is unknown.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from portal.sdk import UTCDateTime, utcnow
 
 
 def timestamp(*, nullable: bool = False, index: bool = False) -> Any:
