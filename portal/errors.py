@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -67,3 +68,17 @@ class TooManyRequests(PortalError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def field_path(parts: Iterable[int | str], *, whole: str) -> str:
+    """Render a validation location such as ("windows", 0, "width") as
+    `windows[0].width`, or return `whole` for an empty location."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += f".{part}"
+        else:
+            text = str(part)
+    return text or whole

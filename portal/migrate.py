@@ -1,7 +1,7 @@
 """Schema migrations with Alembic: one branch for the portal, one per app.
 
 Every branch's revisions live in their own folder; this module builds one Alembic
-configuration that knows all of them and upgrades chosen branches to their heads.
+configuration that lists all of them and upgrades chosen branches to their heads.
 """
 
 from __future__ import annotations

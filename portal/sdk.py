@@ -75,7 +75,7 @@ class Job:
 
 @dataclass(frozen=True)
 class AppBackend:
-    """What an app's `backend` attribute must be; every field is optional."""
+    """The object an app's `backend` attribute names. Every field is optional."""
 
     routes: Sequence[BaseRoute] = ()
     on_install: Hook | None = None
@@ -86,7 +86,7 @@ class AppBackend:
 
 @dataclass
 class AppContext:
-    """The portal's services as one app sees them."""
+    """The portal's services as exposed to one app."""
 
     manifest: Manifest
     root: Path
@@ -94,7 +94,7 @@ class AppContext:
     bus: EventBus
     data_dir: Path
     # Derived from the portal's secret key for this app alone, for signing links and
-    # tokens with HMAC; an app never sees the portal's key itself.
+    # tokens with HMAC. The portal's own key is never exposed to an app.
     signing_key: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -125,7 +125,7 @@ class AppContext:
                                  payload=payload, audience=audience, notification=notification)
 
     def has_permission(self, who: Principal, permission: str) -> bool:
-        """Return whether `who`'s role holds a permission declared in the manifest."""
+        """Return whether `who`'s role has a permission declared in the manifest."""
         roles = self.manifest.permissions.get(permission)
         if roles is None:
             raise InvalidInput(f"Unknown permission {permission!r} for app {self.app_id!r}.")

@@ -59,7 +59,7 @@ class PortalServer:
 
 def start_server(data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None,
                  seed_demo: bool = True, timeout: float = 30.0) -> PortalServer:
-    """Start `python run.py` and wait until /healthz answers ok."""
+    """Start `python run.py` and wait until /healthz returns ok."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.db import utcnow
-from portal.errors import InvalidInput
+from portal.errors import InvalidInput, field_path
 from portal.models import DesktopLayout
 
 MAX_LAYOUT_BYTES = 64 * 1024
@@ -57,7 +57,7 @@ def parse_layout(body: bytes) -> dict[str, Any]:
         layout = Layout.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        field = _field_name(first["loc"])
+        field = field_path(first["loc"], whole="(layout)")
         raise InvalidInput(f"Invalid layout field {field}: {first['msg']}.",
                            code="invalid_layout", field=field) from error
     ids = [window.id for window in layout.windows]
@@ -68,13 +68,6 @@ def parse_layout(body: bytes) -> dict[str, Any]:
         raise InvalidInput(f"Invalid layout field focused: no window has id "
                            f"{layout.focused!r}.", code="invalid_layout", field="focused")
     return layout.model_dump()
-
-
-def _field_name(location: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(layout)"
 
 
 async def load_layout(session: AsyncSession, user_id: int) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ MAX_PAYLOAD_BYTES = 32 * 1024
 
 @dataclass(frozen=True)
 class Audience:
-    """Who may see an event: these users, plus every user who has one of these roles."""
+    """The recipients of an event: these users, plus every user with one of these roles."""
 
     users: frozenset[int] = frozenset()
     roles: frozenset[Role] = frozenset()
@@ -36,7 +36,7 @@ class Audience:
 
 @dataclass(frozen=True)
 class Notification:
-    """What a desktop shows as a toast; `open` names the window a click opens."""
+    """The toast a desktop shows for an event. `open` names the window a click opens."""
 
     title: str
     body: str = ""

@@ -20,7 +20,7 @@ BUILTIN_ROOT = Path(__file__).resolve().parent.parent / "system_app"
 @dataclass(frozen=True)
 class AppSource:
     """Where an app was found. `root` is its package folder, or None when the package
-    named by an entry point cannot be located (then `error` says why)."""
+    named by an entry point cannot be located, with the reason in `error`."""
 
     origin: str
     root: Path | None

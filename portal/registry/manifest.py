@@ -13,6 +13,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 import portal
+from portal.errors import field_path
 from portal.settings import REPOSITORY_ROOT
 
 SCHEMA_PATH = REPOSITORY_ROOT / "app_manifest.schema.json"
@@ -69,14 +70,6 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def field_path(parts: Any) -> str:
-    """Render a jsonschema path deque as `windows[0].default_size.width`."""
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(manifest)"
-
-
 def load_manifest(path: Path) -> Manifest:
     """Read, validate and return the manifest at `path`, or raise ManifestError."""
     try:
@@ -114,7 +107,7 @@ def _error_field(error: ValidationError) -> str:
     elif error.validator == "additionalProperties" and isinstance(instance, dict):
         known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
         path += sorted(name for name in instance if name not in known)[:1]
-    return field_path(path)
+    return field_path(path, whole="(manifest)")
 
 
 def _check_semantics(raw: dict[str, Any], path: Path | str) -> None:

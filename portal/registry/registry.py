@@ -1,4 +1,4 @@
-"""The registry of apps this portal process knows, loaded or broken."""
+"""The registry of the apps this portal process found, loaded or broken."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ class AppGate:
 
 
 def _route_path(scope: Scope) -> str:
-    """Return the path below the mount point, as Starlette's routing sees it."""
+    """Return the path below the mount point, as Starlette's routing matches it."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     return path[len(root):] if root and path.startswith(root) else path

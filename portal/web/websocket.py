@@ -58,7 +58,7 @@ async def desktop_socket(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     who = handshake_principal(websocket, services)
     if who is None:
-        # Closing before accept makes the server answer the handshake with HTTP 403.
+        # Closing before accept makes the server reject the handshake with HTTP 403.
         await websocket.close(code=CLOSE_POLICY)
         return
     try:
