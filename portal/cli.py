@@ -187,13 +187,8 @@ async def _apps(services: Services, args: argparse.Namespace) -> int:
             status = ""
             if tenant_id is not None:
                 async with services.db.read() as session:
-                    found = await installations.installation_status(session, tenant_id, app_id)
-                if app.builtin:
-                    status = "installed"
-                elif found is not None:
-                    status = found.value
-                else:
-                    status = "available"
+                    status = await installations.app_status(session, registry, tenant_id,
+                                                            app_id)
             print(f"{app_id:<16} {app.manifest.version:<10} {status:<12} {app.source.origin}")
         for broken in registry.broken:
             print(f"{broken.app_id or '?':<16} {'':<10} {'BROKEN':<12} {broken.origin}: "

@@ -114,6 +114,15 @@ async def installation_status(session: AsyncSession, tenant_id: int,
     return row.status if row is not None else None
 
 
+async def app_status(session: AsyncSession, registry: AppRegistry, tenant_id: int,
+                     app_id: str) -> str:
+    """Return `installed`, `uninstalled` or `available` (never installed, or purged)."""
+    if registry.apps[app_id].builtin:
+        return InstallationStatus.INSTALLED.value
+    status = await installation_status(session, tenant_id, app_id)
+    return status.value if status is not None else "available"
+
+
 def _installable(registry: AppRegistry, app_id: str) -> LoadedApp:
     app = registry.apps.get(app_id)
     if app is None:

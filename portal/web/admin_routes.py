@@ -26,12 +26,12 @@ async def list_apps(request: Request) -> Response:
     apps: list[dict[str, Any]] = []
     async with services.db.read() as session:
         for app_id, app in sorted(services.registry.apps.items()):
-            status = "installed" if app.builtin else (
-                await installations.installation_status(session, who.tenant_id, app_id))
+            status = await installations.app_status(session, services.registry,
+                                                    who.tenant_id, app_id)
             apps.append({
                 "id": app_id, "name": app.manifest.name, "version": app.manifest.version,
                 "description": app.manifest.description, "builtin": app.builtin,
-                "status": str(status) if status else "available", "origin": app.source.origin,
+                "status": status, "origin": app.source.origin,
             })
     broken = [{"id": item.app_id, "origin": item.origin, "error": item.error}
               for item in services.registry.broken]
