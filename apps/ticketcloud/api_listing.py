@@ -24,7 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from portal.sdk import Forbidden, InvalidInput, Principal
 from ticketcloud.api_support import MAX_ROW_ID
 from ticketcloud.checks import TAG_PATTERN, check_choice, check_id
-from ticketcloud.models import Message, Priority, Ticket, Visibility
+from ticketcloud.models import Priority, Ticket
+from ticketcloud.search import text_condition
 from ticketcloud.status import Status, check_status
 from ticketcloud.views import CUSTOMER_STATUS
 
@@ -107,7 +108,8 @@ async def search_tickets(session: AsyncSession, who: Principal, query: TicketQue
         statement = statement.where(
             (col(Ticket.requester_user_id) == who.user_id)
             | (col(Ticket.requester_email) == who.email.strip().lower()))
-    for condition in _conditions(query, customer=customer):
+    dialect = session.get_bind().dialect.name
+    for condition in _conditions(query, customer=customer, dialect=dialect):
         statement = statement.where(condition)
 
     key = _sort_key(query.sort)
@@ -133,7 +135,7 @@ async def search_tickets(session: AsyncSession, who: Principal, query: TicketQue
     return TicketPage(tickets, {"cursor": _encode_cursor(query, last)})
 
 
-def _conditions(query: TicketQuery, *, customer: bool) -> list[Any]:
+def _conditions(query: TicketQuery, *, customer: bool, dialect: str) -> list[Any]:
     conditions: list[Any] = []
     if query.statuses:
         conditions.append(col(Ticket.status).in_(list(query.statuses)))
@@ -149,18 +151,8 @@ def _conditions(query: TicketQuery, *, customer: bool) -> list[Any]:
         # Tags match TAG_PATTERN, so the quoted tag occurs in the JSON text only as a tag.
         conditions.append(sa.cast(Ticket.tags, sa.Text).like(f'%"{query.tag}"%'))
     if query.text is not None:
-        conditions.append(_text_condition(query.text, customer=customer))
+        conditions.append(text_condition(query.text, customer=customer, dialect=dialect))
     return conditions
-
-
-def _text_condition(text: str, *, customer: bool) -> Any:
-    # TODO: an SQLite FTS5 index over subjects and bodies; LIKE scans every row.
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    messages = select(Message.ticket_id).where(col(Message.body).like(pattern, escape="\\"))
-    if customer:
-        messages = messages.where(Message.visibility == Visibility.PUBLIC)
-    return (col(Ticket.subject).like(pattern, escape="\\")
-            | col(Ticket.id).in_(messages))
 
 
 def _sort_key(sort: str) -> Any:

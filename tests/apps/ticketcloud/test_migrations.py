@@ -39,7 +39,9 @@ MANIFEST = Path(models.__file__).resolve().parent / "manifest.json"
 
 def ticketcloud_tables_only(item: Any, name: str | None, type_: str, reflected: bool,
                             compare_to: Any) -> bool:
-    return type_ != "table" or bool(name and name.startswith("ticketcloud_"))
+    """The FTS5 search table and its shadow tables live in the migration only."""
+    return type_ != "table" or bool(name and name.startswith("ticketcloud_")
+                                    and not name.startswith("ticketcloud_search"))
 
 
 def model_tables() -> dict[str, Any]:
