@@ -9,6 +9,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from portal.sdk import AppBackend, Role, require_role
+from portal.system_app import mail_routes, mail_settings_routes, sync_routes
 
 _PAGE = Path(__file__).resolve().parent / "static" / "apps.html"
 
@@ -18,4 +19,5 @@ async def apps_window(request: Request) -> Response:
     return FileResponse(_PAGE, media_type="text/html")
 
 
-backend = AppBackend(routes=[Route("/", apps_window, methods=["GET"])])
+backend = AppBackend(routes=[Route("/", apps_window, methods=["GET"]), *mail_routes.routes,
+                                     *mail_settings_routes.routes, *sync_routes.routes])

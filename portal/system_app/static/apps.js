@@ -103,4 +103,7 @@ async function refresh() {
 const context = await portal.ready;
 csrfToken = context.csrfToken;
 portal.subscribe("portal.apps.changed", () => refresh());
+document.getElementById("open-mail").addEventListener("click", () => portal.openWindow("system", "mail"));
+document.getElementById("open-mail-settings").addEventListener("click", () => portal.openWindow("system", "mail_settings"));
+document.getElementById("open-sync").addEventListener("click", () => portal.openWindow("system", "sync"));
 await refresh();

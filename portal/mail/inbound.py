@@ -1,0 +1,404 @@
+"""The inbound mail gateway: store every message durably first, then hand it to the app
+that registered its recipient address.
+
+Storing: the raw bytes go to `<data-dir>/mail/inbound/<sha256[:2]>/<sha256>.eml`,
+written to a temporary file, fsynced and renamed (and the folder fsynced) before the
+database row commits. Only then does the SMTP listener answer 250 or the MTA pipe exit
+with 0. The file name is the content's SHA-256, so identical bytes for several tenants
+share one file.
+
+Processing: the message is parsed and the app's `mail_handler` runs in one transaction
+with the status change, so a ticket and the `processed` status commit together. A parse
+failure or an exception in the handler rolls the handler's work back and quarantines
+the message with the error, and an admin can replay it after a fix. Messages still
+`received` (after a crash, or stored by the MTA pipe in another process) are picked up
+by the `portal.mail.inbound` job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from portal.db import Database, utcnow
+from portal.errors import Conflict, NotFound, PortalError
+from portal.mail.inbound_addresses import find_route, normalize_address
+from portal.mail.inbound_models import (
+    MAX_ADDRESS,
+    MAX_MESSAGE_ID,
+    InboundMail,
+    InboundStatus,
+    MailRoute,
+    transition,
+)
+from portal.mail.parse import MailLimitExceeded, MailLimits, ParsedMail, parse_mail
+from portal.mail.parse_headers import parse_message_id
+from portal.registry.installations import is_installed
+from portal.registry.registry import AppRegistry
+
+logger = logging.getLogger(__name__)
+
+RAW_FOLDER = Path("mail") / "inbound"
+MAX_ERROR = 4000
+MAX_OUTCOME = 200
+PENDING_BATCH = 50
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class UnknownRecipient(PortalError):
+    code = "unknown_recipient"
+    status = 404
+
+
+class StorageFailed(PortalError):
+    """The message could not be stored; the sender should try again later."""
+
+    code = "storage_failed"
+    status = 503
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    """The stored row of one message for one routed recipient."""
+
+    inbound_id: int
+    tenant_id: int
+    app_id: str
+    recipient: str
+    duplicate: bool
+
+
+class InboundGateway:
+    """Stores inbound messages and runs the apps' mail handlers on them."""
+
+    def __init__(self, db: Database, registry: AppRegistry, data_dir: Path, *,
+                 limits: MailLimits | None = None) -> None:
+        self.db = db
+        self.registry = registry
+        self.root = data_dir / RAW_FOLDER
+        self.limits = limits or MailLimits()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def raw_path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / f"{sha256}.eml"
+
+    async def find_recipient(self, address: str) -> MailRoute | None:
+        """Return the route of `address` when its app is installed for its tenant."""
+        async with self.db.read() as session:
+            route = await find_route(session, address)
+            if route is None or not await is_installed(session, self.registry,
+                                                       route.tenant_id, route.app_id):
+                return None
+            return route
+
+    async def store(self, raw: bytes, *, recipients: Sequence[str],
+                    envelope_sender: str = "") -> list[StoredMail]:
+        """Store `raw` once per routed recipient's tenant and app and return the rows;
+        a message already stored for that tenant and app (same Message-ID, or same bytes)
+        returns the existing row with `duplicate` set.
+
+        Raises MailLimitExceeded when the message is too big, UnknownRecipient when a
+        recipient has no route, and StorageFailed when the file or the row could not be
+        written.
+        """
+        if len(raw) > self.limits.max_bytes:
+            raise MailLimitExceeded(f"The message is {len(raw):,} bytes; the maximum is "
+                                    f"{self.limits.max_bytes:,}.", reason="size")
+        routes: dict[tuple[int, str], tuple[MailRoute, str]] = {}
+        for recipient in recipients:
+            route = await self.find_recipient(recipient)
+            if route is None:
+                raise UnknownRecipient(f"No app receives mail for {recipient!r}.",
+                                       field="recipient")
+            routes.setdefault((route.tenant_id, route.app_id),
+                              (route, normalize_address(recipient)[:MAX_ADDRESS]))
+        return await self._store_routed(raw, list(routes.values()),
+                                        envelope_sender=envelope_sender)
+
+    async def store_for_app(self, raw: bytes, *, tenant_id: int, app_id: str, recipient: str,
+                            envelope_sender: str = "") -> StoredMail:
+        """Store `raw` for one app of one tenant without an address route, as the IMAP
+        poller does for a mailbox that names its app; the same deduplication applies.
+
+        Raises MailLimitExceeded, UnknownRecipient when the app is not installed for the
+        tenant, and StorageFailed.
+        """
+        if len(raw) > self.limits.max_bytes:
+            raise MailLimitExceeded(f"The message is {len(raw):,} bytes; the maximum is "
+                                    f"{self.limits.max_bytes:,}.", reason="size")
+        async with self.db.read() as session:
+            installed = await is_installed(session, self.registry, tenant_id, app_id)
+        if not installed:
+            raise UnknownRecipient(f"App {app_id!r} is not installed for this workspace; "
+                                   "install it or choose another app.", field="app_id")
+        route = MailRoute(tenant_id=tenant_id, app_id=app_id, address=recipient)
+        stored = await self._store_routed(
+            raw, [(route, normalize_address(recipient)[:MAX_ADDRESS])],
+            envelope_sender=envelope_sender)
+        return stored[0]
+
+    async def _store_routed(self, raw: bytes, routes: list[tuple[MailRoute, str]], *,
+                            envelope_sender: str) -> list[StoredMail]:
+        sha256 = hashlib.sha256(raw).hexdigest()
+        message_id = _quick_message_id(raw)
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(self._write_raw, sha256, raw)
+            stored = await self._insert_rows(routes, sha256=sha256,
+                                             message_id=message_id, size=len(raw),
+                                             envelope_sender=envelope_sender)
+        except (OSError, SQLAlchemyError) as error:
+            logger.exception("Storing inbound message %s (%s bytes) failed", sha256, len(raw))
+            raise StorageFailed("The message could not be stored; try again later.") from error
+        for item in stored:
+            logger.info("Stored inbound mail %s for tenant %s app %s to %s: %s bytes, "
+                        "Message-ID %s, sha256 %s%s in %.3f s", item.inbound_id,
+                        item.tenant_id, item.app_id, item.recipient, len(raw), message_id,
+                        sha256, " (duplicate)" if item.duplicate else "",
+                        time.monotonic() - started)
+        return stored
+
+    def _write_raw(self, sha256: str, raw: bytes) -> None:
+        path = self.raw_path(sha256)
+        if path.exists() and path.stat().st_size == len(raw):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(raw)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    async def _insert_rows(self, routes: list[tuple[MailRoute, str]], *, sha256: str,
+                           message_id: str | None, size: int,
+                           envelope_sender: str) -> list[StoredMail]:
+        stored: list[StoredMail] = []
+        async with self.db.transaction() as session:
+            for route, recipient in routes:
+                existing = await _find_duplicate(session, route, sha256, message_id)
+                if existing is not None:
+                    assert existing.id is not None
+                    stored.append(StoredMail(existing.id, route.tenant_id, route.app_id,
+                                             recipient, duplicate=True))
+                    continue
+                row = InboundMail(
+                    tenant_id=route.tenant_id, app_id=route.app_id, recipient=recipient,
+                    envelope_sender=normalize_address(envelope_sender)[:MAX_ADDRESS],
+                    message_id=message_id, sha256=sha256, size=size,
+                    status=InboundStatus.RECEIVED)
+                duplicate = False
+                try:
+                    async with session.begin_nested():
+                        session.add(row)
+                        await session.flush()
+                except IntegrityError:
+                    # Another process stored the same message in between (on a database
+                    # that does not serialize writers as SQLite does).
+                    existing = await _find_duplicate(session, route, sha256, message_id)
+                    if existing is None:
+                        raise
+                    row, duplicate = existing, True
+                assert row.id is not None
+                stored.append(StoredMail(row.id, route.tenant_id, route.app_id, recipient,
+                                         duplicate=duplicate))
+        return stored
+
+    def schedule(self, stored: Sequence[StoredMail]) -> None:
+        """Process newly stored messages in the background of the running loop."""
+        for item in stored:
+            if item.duplicate:
+                continue
+            task = asyncio.get_running_loop().create_task(self._process_logged(item.inbound_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Wait for scheduled processing to finish, then cancel what is left; the job
+        picks those messages up again on the next start."""
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_TIMEOUT_SECONDS)
+        for task in pending:
+            task.cancel()
+        if pending:
+            logger.warning("Cancelled processing of %s inbound messages at shutdown",
+                           len(pending))
+
+    async def _process_logged(self, inbound_id: int) -> None:
+        try:
+            await self.process(inbound_id)
+        except Exception:
+            logger.exception("Processing inbound mail %s failed", inbound_id)
+
+    async def process_pending(self, limit: int = PENDING_BATCH) -> int:
+        """Process up to `limit` messages still in status received, oldest first, and
+        return how many were tried."""
+        async with self.db.read() as session:
+            ids = list((await session.exec(
+                select(InboundMail.id).where(InboundMail.status == InboundStatus.RECEIVED)
+                .order_by(col(InboundMail.id)).limit(limit))).all())
+        for inbound_id in ids:
+            if inbound_id is not None:
+                await self._process_logged(inbound_id)
+        return len(ids)
+
+    async def replay(self, tenant_id: int, inbound_id: int) -> InboundStatus:
+        """Process a quarantined message of the tenant again and return its new status.
+        Raises NotFound for another tenant's message and Conflict for one that is not
+        quarantined."""
+        async with self.db.read() as session:
+            row = await session.get(InboundMail, inbound_id)
+        if row is None or row.tenant_id != tenant_id:
+            raise NotFound(f"Inbound message {inbound_id} not found.", field="inbound_id")
+        if row.status is not InboundStatus.QUARANTINED:
+            raise Conflict(f"Inbound message {inbound_id} is {row.status.value}; only "
+                           "quarantined messages can be replayed.", field="inbound_id")
+        logger.info("Replaying inbound mail %s of tenant %s", inbound_id, tenant_id)
+        return await self.process(inbound_id, replay=True)
+
+    async def process(self, inbound_id: int, *, replay: bool = False) -> InboundStatus:
+        """Parse a stored message and run its app's mail handler; return the status it
+        ends in. Only a received message is processed, or a quarantined one on replay."""
+        allowed = {InboundStatus.RECEIVED} | ({InboundStatus.QUARANTINED} if replay else set())
+        async with self.db.read() as session:
+            row = await session.get(InboundMail, inbound_id)
+        if row is None:
+            raise NotFound(f"Inbound message {inbound_id} not found.", field="inbound_id")
+        if row.status not in allowed:
+            return row.status
+        try:
+            raw = await asyncio.to_thread(self.raw_path(row.sha256).read_bytes)
+        except OSError as error:
+            return await self._finish(inbound_id, InboundStatus.QUARANTINED, allowed,
+                                      error=f"The raw message file is unreadable: {error}")
+        try:
+            mail = await asyncio.to_thread(parse_mail, raw, limits=self.limits)
+        except MailLimitExceeded as error:
+            return await self._finish(inbound_id, InboundStatus.REJECTED, allowed,
+                                      error=error.message)
+        except Exception as error:
+            logger.exception("Parsing inbound mail %s failed", inbound_id)
+            return await self._finish(inbound_id, InboundStatus.QUARANTINED, allowed,
+                                      error=f"Parsing failed: {_describe(error)}")
+        return await self._deliver(row, mail, allowed)
+
+    async def _deliver(self, row: InboundMail, mail: ParsedMail,
+                       allowed: set[InboundStatus]) -> InboundStatus:
+        assert row.id is not None
+        app = self.registry.apps.get(row.app_id)
+        handler = app.backend.mail_handler if app is not None else None
+        if app is None or handler is None:
+            return await self._finish(row.id, InboundStatus.QUARANTINED, allowed, mail=mail,
+                                      error=f"App {row.app_id!r} is not loaded or has no "
+                                            "mail handler; fix the app and replay.")
+        started = time.monotonic()
+        try:
+            async with self.db.transaction() as session:
+                current = await _claim(session, row.id, allowed)
+                if current is None:
+                    return (await _status(self.db, row.id)) or InboundStatus.RECEIVED
+                if not await is_installed(session, self.registry, row.tenant_id, row.app_id):
+                    raise PortalError(f"App {row.app_id!r} is not installed for this "
+                                      "workspace; install it and replay.")
+                outcome = await handler(app.context, session, row.tenant_id, mail, row.id)
+                _record(current, InboundStatus.PROCESSED, mail, outcome=str(outcome))
+                session.add(current)
+        except Exception as error:
+            logger.exception("Mail handler of app %s failed on inbound mail %s of tenant %s",
+                             row.app_id, row.id, row.tenant_id)
+            return await self._finish(row.id, InboundStatus.QUARANTINED, allowed, mail=mail,
+                                      error=_describe(error))
+        logger.info("Processed inbound mail %s of tenant %s with app %s in %.3f s: %s",
+                    row.id, row.tenant_id, row.app_id, time.monotonic() - started,
+                    current.outcome)
+        return InboundStatus.PROCESSED
+
+    async def _finish(self, inbound_id: int, status: InboundStatus, allowed: set[InboundStatus],
+                      *, error: str, mail: ParsedMail | None = None) -> InboundStatus:
+        async with self.db.transaction() as session:
+            current = await _claim(session, inbound_id, allowed)
+            if current is None:
+                return (await _status(self.db, inbound_id)) or status
+            _record(current, status, mail, error=error)
+            session.add(current)
+        logger.warning("Inbound mail %s of tenant %s is %s: %s", inbound_id,
+                       current.tenant_id, status.value, error)
+        return status
+
+
+async def _find_duplicate(session: AsyncSession, route: MailRoute, sha256: str,
+                          message_id: str | None) -> InboundMail | None:
+    same = InboundMail.sha256 == sha256
+    if message_id is not None:
+        same = or_(same, InboundMail.message_id == message_id)  # type: ignore[assignment]
+    return (await session.exec(select(InboundMail).where(
+        InboundMail.tenant_id == route.tenant_id, InboundMail.app_id == route.app_id,
+        same).order_by(col(InboundMail.id)))).first()
+
+
+async def _claim(session: AsyncSession, inbound_id: int,
+                 allowed: set[InboundStatus]) -> InboundMail | None:
+    """Load the row for an update in this transaction, or None when another worker has
+    moved it on since it was read."""
+    row = await session.get(InboundMail, inbound_id, with_for_update=True)
+    if row is None or row.status not in allowed:
+        return None
+    return row
+
+
+async def _status(db: Database, inbound_id: int) -> InboundStatus | None:
+    async with db.read() as session:
+        row = await session.get(InboundMail, inbound_id)
+    return row.status if row is not None else None
+
+
+def _record(row: InboundMail, status: InboundStatus, mail: ParsedMail | None, *,
+            outcome: str | None = None, error: str | None = None) -> None:
+    transition(row, status)
+    row.outcome = outcome[:MAX_OUTCOME] if outcome is not None else None
+    row.error = error[:MAX_ERROR] if error is not None else None
+    row.attempts += 1
+    row.processed_at = utcnow()
+    if mail is not None:
+        row.subject = mail.subject[:300]
+        row.from_address = mail.from_.address[:MAX_ADDRESS] if mail.from_ else ""
+
+
+def _describe(error: BaseException) -> str:
+    message = error.message if isinstance(error, PortalError) else str(error)
+    return f"{type(error).__name__}: {message}"
+
+
+def _quick_message_id(raw: bytes) -> str | None:
+    """Return the Message-ID from the header block alone, without parsing the body."""
+    try:
+        headers = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+        value = next((str(item) for key, item in headers.raw_items()
+                      if key.lower() == "message-id"), None)
+    except (ValueError, TypeError, LookupError, UnicodeError, RecursionError):
+        return None
+    message_id = parse_message_id(value, [], header="Message-ID")
+    return message_id if message_id is None or len(message_id) <= MAX_MESSAGE_ID else None

@@ -1,0 +1,177 @@
+"""Composing messages: header injection is rejected, non-ASCII text is encoded, and
+Message-IDs are signed per tenant."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import replace
+from email.message import EmailMessage
+
+import pytest
+
+from portal.errors import InvalidInput
+from portal.mail.compose import (
+    MailAddress,
+    MessageIdSigner,
+    OutgoingMail,
+    check_mail,
+    compose,
+    derive_key,
+)
+
+SENDER = MailAddress("acme@example.com", "Acme Support")
+MAIL = OutgoingMail(ref="ticket:1", to=[MailAddress("cal@example.net", "Cal Customer")],
+                    subject="Your request", text="Hello.\n")
+
+
+def parsed(content: bytes) -> EmailMessage:
+    message = email.message_from_bytes(content, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.fixture
+def signer() -> MessageIdSigner:
+    return MessageIdSigner(derive_key("a secret key of the portal", "mail-message-id"))
+
+
+@pytest.mark.parametrize(("mail", "field"), [
+    (replace(MAIL, subject="Hi\r\nBcc: victim@example.org"), "subject"),
+    (replace(MAIL, subject="Hi\nX-Injected: 1"), "subject"),
+    (replace(MAIL, subject="Hi\x00there"), "subject"),
+    (replace(MAIL, subject="Hi\u2028there"), "subject"),
+    (replace(MAIL, to=[MailAddress("cal@example.net", "Cal\r\nBcc: x@example.org")]),
+     "to[0].name"),
+    (replace(MAIL, to=[MailAddress("cal@example.net\r\nBcc: x@example.org")]), "to[0].email"),
+    (replace(MAIL, to=[MailAddress("cal@example.net, x@example.org")]), "to[0].email"),
+    (replace(MAIL, from_name="Agent\nBcc: x@example.org"), "from_name"),
+    (replace(MAIL, reply_to=MailAddress("r@example.org", "R\rX")), "reply_to.name"),
+    (replace(MAIL, in_reply_to="<a@b>\r\nBcc: x@example.org"), "in_reply_to"),
+    (replace(MAIL, references=["<a@b>", "not an id"]), "references[1]"),
+    (replace(MAIL, ref="ticket:1\n"), "ref"),
+])
+def test_check_mail_rejects_header_injection(mail: OutgoingMail, field: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        check_mail(mail)
+
+    assert raised.value.field == field
+
+
+def test_check_mail_rejects_no_recipient() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        check_mail(replace(MAIL, to=[]))
+
+    assert raised.value.field == "to"
+
+
+def test_compose_encodes_non_ascii() -> None:
+    mail = replace(MAIL, subject="Ihre Anfrage: Größe ändern ✓",
+                   to=[MailAddress("cal@example.net", "Zoë Ångström")])
+
+    content = compose(mail, sender=MailAddress("acme@example.com", "Café Support"),
+                      message_id="<x.1.y@example.com>")
+    message = parsed(content)
+
+    assert content.isascii()
+    assert b"=?utf-8?" in content
+    assert str(message["Subject"]) == "Ihre Anfrage: Größe ändern ✓"
+    assert message["To"].addresses[0].display_name == "Zoë Ångström"
+    assert message["From"].addresses[0].display_name == "Café Support"
+
+
+def test_compose_uses_crlf_line_ends() -> None:
+    content = compose(MAIL, sender=SENDER, message_id="<x.1.y@example.com>")
+
+    assert b"\r\n" in content
+    assert b"\n" not in content.replace(b"\r\n", b"")
+
+
+def test_compose_threading_headers() -> None:
+    mail = replace(MAIL, in_reply_to="<c@example.net>", references=["<a@example.com>"],
+                   reply_to=MailAddress("reply@example.com"), auto_submitted="auto-replied")
+
+    message = parsed(compose(mail, sender=SENDER, message_id="<x.1.y@example.com>"))
+
+    assert message["In-Reply-To"] == "<c@example.net>"
+    assert message["References"] == "<a@example.com> <c@example.net>"
+    assert message["Reply-To"] == "reply@example.com"
+    assert message["Auto-Submitted"] == "auto-replied"
+    assert message["Message-ID"] == "<x.1.y@example.com>"
+
+
+def test_compose_no_auto_submitted_by_default() -> None:
+    message = parsed(compose(MAIL, sender=SENDER, message_id="<x.1.y@example.com>"))
+
+    assert message["Auto-Submitted"] is None
+
+
+def test_compose_html_alternative() -> None:
+    mail = replace(MAIL, html="<p>Hello.</p>")
+
+    message = parsed(compose(mail, sender=SENDER, message_id="<x.1.y@example.com>"))
+    html = message.get_body(preferencelist=("html",))
+    plain = message.get_body(preferencelist=("plain",))
+
+    assert message.get_content_type() == "multipart/alternative"
+    assert html is not None
+    assert "<p>Hello.</p>" in str(html.get_content())
+    assert plain is not None
+    assert str(plain.get_content()).replace("\r\n", "\n") == "Hello.\n"
+
+
+def test_compose_removes_bare_cr_and_controls() -> None:
+    mail = replace(MAIL, text="line\rbare cr\x00nul\x1bescape\r\nnext")
+
+    content = compose(mail, sender=SENDER, message_id="<x.1.y@example.com>")
+
+    assert b"\r" not in content.replace(b"\r\n", b"")
+    assert b"\x00" not in content
+    assert b"\x1b" not in content
+    assert b"line\r\nbare crnulescape\r\nnext" in content
+
+
+def test_message_id_verifies_with_tenant(signer: MessageIdSigner) -> None:
+    message_id = signer.new(42, "example.com")
+
+    assert message_id.startswith("<")
+    assert message_id.endswith("@example.com>")
+    assert signer.tenant_of(message_id) == 42
+
+
+def test_message_id_unique(signer: MessageIdSigner) -> None:
+    assert signer.new(1, "example.com") != signer.new(1, "example.com")
+
+
+def test_message_id_verifies_after_domain_change(signer: MessageIdSigner) -> None:
+    message_id = signer.new(7, "old.example.com").replace("old.example.com", "new.example")
+
+    assert signer.tenant_of(message_id) == 7
+
+
+def test_message_id_moved_to_other_tenant_rejected(signer: MessageIdSigner) -> None:
+    random_part, tenant, rest = signer.new(7, "example.com")[1:].split(".", 2)
+
+    forged = f"<{random_part}.8.{rest}"
+
+    assert tenant == "7"
+    assert signer.tenant_of(forged) is None
+
+
+def test_message_id_of_other_key_rejected(signer: MessageIdSigner) -> None:
+    other = MessageIdSigner(derive_key("another portal's secret key", "mail-message-id"))
+
+    assert signer.tenant_of(other.new(7, "example.com")) is None
+
+
+@pytest.mark.parametrize("value", ["", "<>", "<abc@example.com>", "not an id",
+                                   "<0123456789abcdef0123.1.zz@example.com>"])
+def test_message_id_foreign_rejected(signer: MessageIdSigner, value: str) -> None:
+    assert signer.tenant_of(value) is None
+
+
+def test_derive_key_differs_from_secret() -> None:
+    key = derive_key("a secret key of the portal", "mail-message-id")
+
+    assert key != b"a secret key of the portal"
+    assert key != derive_key("a secret key of the portal", "another-purpose")
