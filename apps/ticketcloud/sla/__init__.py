@@ -1,0 +1,2 @@
+"""SLA tracking: business calendars, business-time arithmetic, policies and the targets
+of each ticket."""
