@@ -1,4 +1,4 @@
-"""Add stored inbound mail, quarantine and message threading ids.
+"""Reserved and empty: threading tables came in ticketcloud_0006.
 
 Revision ID: ticketcloud_0004
 Revises: ticketcloud_0003

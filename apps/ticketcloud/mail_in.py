@@ -1,0 +1,303 @@
+"""Inbound email: a message to the workspace's support address starts a ticket or
+continues one.
+
+The portal's mail gateway calls `handle_mail` for every message to an address that
+`do_set_support_address` registered, in the transaction that marks the message
+processed; an exception here quarantines the message for an admin to replay. Each
+message gets one defined outcome, returned for the mail log:
+
+- our own mail coming back (its Message-ID carries the portal's signature): ignored;
+- a message handled before (same Message-ID or inbound row): ignored as a duplicate;
+- a bounce: the failed addresses are marked bouncing on the ticket whose mail bounced,
+  and no ticket is created;
+- a reply (see `mail_threads` for the matching rules) from a person: a public message
+  on the ticket, which reopens a solved one; to a closed ticket: a new ticket that
+  names the old one in its history;
+- an out-of-office reply or other automatic mail that threads: a history entry on the
+  ticket, which keeps its status and assignee;
+- an out-of-office or auto-replied message that does not thread: ignored;
+- anything else: a new ticket, confirmed by mail unless the mail was automatic (RFC
+  3834) or the sender reached the rate limit of automatic replies.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from portal.sdk import (
+    AppContext,
+    InvalidInput,
+    MailAttachment,
+    ParsedMail,
+    PortalError,
+    do_set_mail_addresses,
+    list_mail_addresses,
+)
+from ticketcloud import mail_loops, mail_out, mail_threads
+from ticketcloud.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    MAX_TOTAL_BYTES,
+    AttachmentUpload,
+    message_attachments,
+)
+from ticketcloud.checks import MAX_BODY
+from ticketcloud.conversation import Author, do_reply
+from ticketcloud.history import record_change
+from ticketcloud.models import (
+    MAX_PERSON_NAME,
+    MAX_SUBJECT,
+    Channel,
+    MailDetail,
+    Message,
+    Ticket,
+)
+from ticketcloud.status import Status
+from ticketcloud.tickets import do_create_ticket, ticket_messages
+
+logger = logging.getLogger(__name__)
+
+APP_ID = "ticketcloud"
+NO_SUBJECT = "(no subject)"
+NO_TEXT = "(The email had no text.)"
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A mail's body and attachments as a ticket message takes them."""
+
+    body: str
+    uploads: list[AttachmentUpload]
+    content_ids: list[str | None]
+    skipped: list[dict[str, object]]
+
+
+async def handle_mail(context: AppContext, session: AsyncSession, tenant_id: int,
+                      mail: ParsedMail, inbound_id: int) -> str:
+    """Add `mail` to a ticket, start one, or skip it; return the outcome for the mail
+    log."""
+    if mail_loops.is_own_mail(context, mail):
+        logger.info("Inbound mail %s of tenant %s is our own mail %s", inbound_id, tenant_id,
+                    mail.message_id)
+        return f"ignored: our own mail {mail.message_id} came back"
+    duplicate = await _duplicate_of(session, tenant_id, mail, inbound_id)
+    if duplicate is not None:
+        return f"ignored: duplicate of mail on ticket #{duplicate.number}"
+    if mail.bounce is not None:
+        return await _handle_bounce(context, session, tenant_id, mail)
+    if mail.from_ is None:
+        return "ignored: no valid From address"
+    sender = mail.from_.address.lower()
+    ticket = await find_thread_ticket(context, session, tenant_id, mail)
+    if mail.is_automatic:
+        return await _handle_automatic(context, session, tenant_id, mail, inbound_id,
+                                       ticket=ticket, sender=sender)
+    if ticket is not None and ticket.status is not Status.CLOSED:
+        return await _append(context, session, ticket, mail, inbound_id, sender=sender)
+    return await _create(context, session, tenant_id, mail, inbound_id, closed=ticket)
+
+
+async def find_thread_ticket(context: AppContext, session: AsyncSession, tenant_id: int,
+                             mail: ParsedMail) -> Ticket | None:
+    """Return the ticket that `mail` answers, or None for a new conversation: by its
+    In-Reply-To or References, else by a subject tag from a participant."""
+    ticket = await mail_threads.find_by_headers(context, session, tenant_id, mail)
+    if ticket is None and mail.from_ is not None:
+        ticket = await mail_threads.find_by_tag(session, tenant_id, mail,
+                                                mail.from_.address.lower())
+    return ticket
+
+
+async def _duplicate_of(session: AsyncSession, tenant_id: int, mail: ParsedMail,
+                        inbound_id: int) -> Ticket | None:
+    """Return the ticket of an earlier delivery of the same message, or None. The
+    gateway already stores a message once; this makes the handler safe to run twice."""
+    row = await mail_threads.received_before(session, tenant_id, mail.message_id)
+    if row is not None:
+        return await session.get(Ticket, row.ticket_id)
+    detail = (await session.exec(select(MailDetail).where(
+        MailDetail.tenant_id == tenant_id, MailDetail.inbound_id == inbound_id))).first()
+    if detail is None:
+        return None
+    message = await session.get(Message, detail.message_id)
+    return await session.get(Ticket, message.ticket_id) if message is not None else None
+
+
+async def _handle_bounce(context: AppContext, session: AsyncSession, tenant_id: int,
+                         mail: ParsedMail) -> str:
+    ticket = await mail_loops.bounced_ticket(context, session, tenant_id, mail)
+    if ticket is None:
+        return "ignored: bounce of mail that belongs to no ticket"
+    addresses = await mail_loops.do_record_bounce(session, ticket, mail)
+    await mail_threads.do_record_inbound(session, ticket, mail, context=context,
+                                         message_id=None)
+    return f"bounce recorded on ticket #{ticket.number}: {', '.join(addresses)}"
+
+
+async def _handle_automatic(context: AppContext, session: AsyncSession, tenant_id: int,
+                            mail: ParsedMail, inbound_id: int, *, ticket: Ticket | None,
+                            sender: str) -> str:
+    reasons = ", ".join(mail.auto_reasons) or "out-of-office reply"
+    if ticket is not None:
+        await mail_loops.do_record_automatic(session, ticket, mail, sender)
+        await mail_threads.do_record_inbound(session, ticket, mail, context=context,
+                                             message_id=None)
+        return f"automatic mail ({reasons}) noted on ticket #{ticket.number}"
+    if mail.is_out_of_office or any("auto-replied" in item or "auto_reply" in item
+                                    for item in mail.auto_reasons):
+        return f"ignored: automatic mail ({reasons})"
+    return await _create(context, session, tenant_id, mail, inbound_id, closed=None)
+
+
+async def _append(context: AppContext, session: AsyncSession, ticket: Ticket,
+                  mail: ParsedMail, inbound_id: int, *, sender: str) -> str:
+    """Add the mail as the sender's public reply; new senders become participants."""
+    assert mail.from_ is not None
+    parts = _parts(mail, inbound_id)
+    exclude = await list_mail_addresses(session, ticket.tenant_id, APP_ID)
+    await mail_threads.do_add_participants(session, ticket, [(sender, mail.from_.name)],
+                                           exclude=exclude)
+    message = await do_reply(context, session, ticket,
+                             author=Author.of_email(sender, mail.from_.name[:MAX_PERSON_NAME]),
+                             body=parts.body, attachments=parts.uploads)
+    await _add_cc(session, ticket, mail, exclude)
+    await _record(context, session, ticket, message, mail, inbound_id, parts)
+    logger.info("Inbound mail %s of tenant %s added message %s to ticket %s", inbound_id,
+                ticket.tenant_id, message.id, ticket.id)
+    return f"added to ticket #{ticket.number}"
+
+
+async def _create(context: AppContext, session: AsyncSession, tenant_id: int,
+                  mail: ParsedMail, inbound_id: int, *, closed: Ticket | None) -> str:
+    """Start a ticket from the mail; `closed` is the closed ticket it answered."""
+    assert mail.from_ is not None
+    parts = _parts(mail, inbound_id)
+    ticket = await do_create_ticket(
+        context, session, tenant_id=tenant_id, subject=(mail.subject or NO_SUBJECT)[:MAX_SUBJECT],
+        body=parts.body, requester_email=mail.from_.address,
+        requester_name=mail.from_.name[:MAX_PERSON_NAME], channel=Channel.EMAIL.value,
+        attachments=parts.uploads)
+    if closed is not None:
+        await record_change(session, ticket, field="follow_up", old=None,
+                            new=f"#{closed.number}",
+                            reason=f"Mail answered closed ticket #{closed.number}")
+    first = (await ticket_messages(session, ticket, include_internal=True))[0]
+    await _add_cc(session, ticket, mail, await list_mail_addresses(session, tenant_id, APP_ID))
+    await _record(context, session, ticket, first, mail, inbound_id, parts)
+    confirmed = await _confirm(context, session, ticket, mail)
+    logger.info("Inbound mail %s of tenant %s became ticket #%s with %s attachments (%s "
+                "skipped), confirmed: %s", inbound_id, tenant_id, ticket.number,
+                len(parts.uploads), len(parts.skipped), confirmed)
+    return f"created ticket #{ticket.number}" + ("" if confirmed else " without confirmation")
+
+
+async def _confirm(context: AppContext, session: AsyncSession, ticket: Ticket,
+                   mail: ParsedMail) -> bool:
+    """Send the confirmation unless the mail is automatic or the requester reached the
+    rate limit; return whether it was sent."""
+    if mail.is_automatic:
+        return False
+    address = ticket.requester_email
+    if not await mail_loops.may_auto_reply(session, ticket.tenant_id, address):
+        logger.warning("No confirmation for ticket %s of tenant %s: %s got %s automatic "
+                       "replies within the hour", ticket.id, ticket.tenant_id, address,
+                       mail_loops.MAX_AUTO_REPLIES)
+        return False
+    await mail_out.send_confirmation(context, session, ticket, checked_mail=True)
+    await mail_loops.do_count_auto_reply(session, ticket.tenant_id, address)
+    return True
+
+
+async def _add_cc(session: AsyncSession, ticket: Ticket, mail: ParsedMail,
+                  exclude: list[str]) -> None:
+    """Make the people in the mail's Cc participants, except the workspace's own
+    addresses."""
+    await mail_threads.do_add_participants(
+        session, ticket, [(item.address, item.name) for item in mail.cc], exclude=exclude)
+
+
+async def _record(context: AppContext, session: AsyncSession, ticket: Ticket,
+                  message: Message, mail: ParsedMail, inbound_id: int, parts: _Parts) -> None:
+    """Store the mail's details for the message and its Message-IDs for threading."""
+    assert message.id is not None
+    stored = await message_attachments(session, ticket.tenant_id, [message.id])
+    inline = {content_id: row.id for content_id, row in zip(parts.content_ids, stored,
+                                                             strict=False) if content_id}
+    session.add(MailDetail(tenant_id=ticket.tenant_id, message_id=message.id,
+                           inbound_id=inbound_id, quoted_text=mail.text_quoted,
+                           signature=mail.signature, html=mail.html, inline_images=inline,
+                           skipped=parts.skipped))
+    await mail_threads.do_record_inbound(session, ticket, mail, context=context,
+                                         message_id=message.id)
+
+
+def _parts(mail: ParsedMail, inbound_id: int) -> _Parts:
+    uploads, content_ids, skipped = _uploads(mail.attachments)
+    return _Parts(_body(mail, skipped, inbound_id), uploads, content_ids, skipped)
+
+
+def _uploads(attachments: tuple[MailAttachment, ...]) -> tuple[
+        list[AttachmentUpload], list[str | None], list[dict[str, object]]]:
+    """Return the attachments that fit TicketCloud's limits with their Content-IDs, and
+    a note for each one that did not; those stay in the stored original message."""
+    uploads: list[AttachmentUpload] = []
+    content_ids: list[str | None] = []
+    skipped: list[dict[str, object]] = []
+    total = 0
+    for item in attachments:
+        reason = None
+        if len(uploads) >= MAX_ATTACHMENTS:
+            reason = f"more than {MAX_ATTACHMENTS} files"
+        elif item.size > MAX_ATTACHMENT_BYTES:
+            reason = f"larger than {MAX_ATTACHMENT_BYTES:,} bytes"
+        elif total + item.size > MAX_TOTAL_BYTES:
+            reason = f"files together larger than {MAX_TOTAL_BYTES:,} bytes"
+        if reason is not None:
+            skipped.append({"filename": item.filename, "size": item.size, "reason": reason})
+            continue
+        uploads.append(AttachmentUpload(item.filename, item.content_type, item.data))
+        content_ids.append(item.content_id)
+        total += item.size
+    return uploads, content_ids, skipped
+
+
+def _body(mail: ParsedMail, skipped: list[dict[str, object]], inbound_id: int) -> str:
+    """Return the message body: the mail's new text without quoted history and
+    signature (both kept in MailDetail), or its whole text when nothing else is left."""
+    text = mail.text_visible.strip() or mail.text.strip() or NO_TEXT
+    notes = []
+    if skipped:
+        notes.append(f"[{len(skipped)} attachment(s) exceeded the size or count limits and "
+                     f"are kept only in the original email, inbound mail {inbound_id}.]")
+    suffix = "\n\n" + "\n".join(notes) if notes else ""
+    if len(text) + len(suffix) > MAX_BODY:
+        cut = "\n\n[The email was shortened to fit a ticket message.]"
+        text = text[:MAX_BODY - len(suffix) - len(cut)] + cut
+    return text + suffix
+
+
+async def load_support_address(session: AsyncSession, tenant_id: int) -> str | None:
+    """Return the workspace's support address, or None when mail is not received."""
+    addresses = await list_mail_addresses(session, tenant_id, APP_ID)
+    return addresses[0] if addresses else None
+
+
+async def do_set_support_address(session: AsyncSession, tenant_id: int,
+                                 address: str | None) -> str | None:
+    """Make `address` the workspace's support address (None stops receiving mail) and
+    return it normalized. Raises InvalidInput for a malformed address and Conflict for
+    one that another workspace or app receives."""
+    if address is not None and not isinstance(address, str):
+        raise InvalidInput(f"Invalid support_address {address!r}: use an address such as "
+                           "support@example.com, or null.", field="support_address")
+    try:
+        stored = await do_set_mail_addresses(session, tenant_id, APP_ID,
+                                             [address] if address else [])
+    except PortalError as error:
+        error.field = "support_address"
+        raise
+    return stored[0] if stored else None
