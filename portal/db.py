@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from portal import sqlite_driver
 
 logger = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
+_Row = TypeVar("_Row")
 _AFTER_COMMIT_KEY = "miportal.after_commit"
 _SQLITE_BEGIN = "miportal_sqlite_begin"
 
@@ -58,6 +67,10 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
             event.listen(self.engine.sync_engine, "begin", _begin_sqlite)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # SQLite lets one transaction write at a time. Writers of this process queue here,
+        # in order, instead of in SQLite's busy handler, which polls with sleeps of up to
+        # 100 ms. Writers of other processes (the CLI, tests) still meet the busy handler.
+        self._write_lock = asyncio.Lock()
 
     @property
     def dialect(self) -> str:
@@ -71,17 +84,19 @@ class Database:
         and other side effects never announce work that was rolled back.
         """
         async with self.sessions() as session:
-            try:
-                if self.dialect == "sqlite":
-                    # Take SQLite's write lock at BEGIN: a deferred transaction that later
-                    # writes fails with "database is locked" instead of waiting.
-                    await session.connection(execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                session.info.pop(_AFTER_COMMIT_KEY, None)
-                raise
+            async with self._writer():
+                try:
+                    if self.dialect == "sqlite":
+                        # Take SQLite's write lock at BEGIN: a deferred transaction that
+                        # later writes fails with "database is locked" instead of waiting.
+                        await session.connection(
+                            execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    session.info.pop(_AFTER_COMMIT_KEY, None)
+                    raise
             for callback in session.info.pop(_AFTER_COMMIT_KEY, []):
                 try:
                     await callback()
@@ -89,6 +104,26 @@ class Database:
                     # The data is committed; a failed notification must not turn the
                     # request into an error. Clients catch up from the event log.
                     logger.exception("After-commit callback %r failed", callback)
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """Yield a connection in one write transaction, for work outside the ORM such as
+        migrations; like `transaction`, it queues behind this process's writers and
+        takes SQLite's write lock at BEGIN."""
+        async with self._writer(), self.engine.connect() as connection:
+            if self.dialect == "sqlite":
+                connection = await connection.execution_options(
+                    **{_SQLITE_BEGIN: "IMMEDIATE"})
+            async with connection.begin():
+                yield connection
+
+    @asynccontextmanager
+    async def _writer(self) -> AsyncIterator[None]:
+        if self.dialect != "sqlite":
+            yield
+            return
+        async with self._write_lock:
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -100,6 +135,19 @@ class Database:
         await self.engine.dispose()
 
 
+_KEPT_KEY = "miportal.kept_rows"
+
+
+async def get_kept(session: AsyncSession, model: type[_Row], key: Any) -> _Row | None:
+    """Return `session.get(model, key)` and keep the row referenced until the session
+    ends. The identity map holds rows weakly, so a row that nobody references would be
+    read again by the next `get` of the same transaction."""
+    row = await session.get(model, key)
+    if row is not None:
+        session.info.setdefault(_KEPT_KEY, {})[(model, key)] = row
+    return row
+
+
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run `callback` after the transaction of `session` commits (only with
     `Database.transaction`)."""
@@ -107,6 +155,8 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 
 
 def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite+aiosqlite"):
+        return {"connect_args": {"timeout": 30}, "module": sqlite_driver.module()}
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     return {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}

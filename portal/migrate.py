@@ -14,7 +14,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, text
 
 from portal.db import Database
 
@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 PORTAL_BRANCH = "portal"
+# The PostgreSQL advisory lock that serializes upgrades ("MIPORTAL" in ASCII, as a number).
+MIGRATION_LOCK_KEY = 0x4D49504F5254414C
 
 
 def build_config(app_migration_dirs: Sequence[Path] = ()) -> Config:
@@ -47,7 +49,16 @@ async def upgrade(db: Database, branches: Sequence[str], config: Config) -> None
     """Upgrade each named branch to its head; each branch commits on its own."""
     for branch in branches:
         started = time.monotonic()
-        async with db.engine.begin() as connection:
+        # A write transaction from the start: a deferred one that first reads the
+        # version table fails at once with "database is locked" when a job of this
+        # process wrote in between, since SQLite cannot wait there without a deadlock.
+        async with db.write_connection() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes that start together take turns, and each one after the first
+                # finds the branch at its head. PostgreSQL runs DDL in the transaction,
+                # so the lock covers the whole upgrade and ends with it.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                         {"key": MIGRATION_LOCK_KEY})
             await connection.run_sync(_run, config, f"{branch}@head")
         logger.info("Migrated branch %s to head in %.2f s", branch,
                     time.monotonic() - started)

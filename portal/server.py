@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from portal.demo import seed_demo_if_empty
-from portal.services import Services, build_services
-from portal.settings import Settings
+from portal.services import Services, build_services, migrate_all
+from portal.settings import Settings, load_settings
 from portal.web.app import create_app
 
 logger = logging.getLogger(__name__)
@@ -36,6 +39,18 @@ async def print_demo_logins(services: Services) -> None:
 
 FULL_COLLECTION_THRESHOLD = 1000
 
+WORKER_HEALTHCHECK_SECONDS = 30
+
+UVICORN_OPTIONS: dict[str, Any] = {
+    "ws_max_size": WS_MAX_FRAME_BYTES, "ws_ping_interval": 20, "ws_ping_timeout": 20,
+    # Events are a few hundred bytes of JSON, and permessage-deflate compresses each one
+    # again for every socket and keeps a zlib context per socket. In bench/ws_fanout.py
+    # (1,000 desktops, 2 CPUs) it cost about 44 MiB of RSS and doubled the median
+    # delivery latency.
+    "ws_per_message_deflate": False,
+    "timeout_graceful_shutdown": 5, "proxy_headers": False, "server_header": False,
+}
+
 
 def tune_garbage_collection() -> None:
     """Exclude the objects made at start-up (modules, apps, schemas) from every later
@@ -59,6 +74,9 @@ def tune_garbage_collection() -> None:
 
 def run(settings: Settings, *, seed_demo: bool = True) -> None:
     configure_logging(settings.log_level)
+    if settings.workers > 1:
+        run_workers(settings, seed_demo=seed_demo)
+        return
     services = build_services(settings)
 
     async def after_start(services: Services) -> None:
@@ -71,12 +89,50 @@ def run(settings: Settings, *, seed_demo: bool = True) -> None:
                 settings.port, settings.data_dir)
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-        ws_max_size=WS_MAX_FRAME_BYTES, ws_ping_interval=20, ws_ping_timeout=20,
-        # Events are a few hundred bytes of JSON, and permessage-deflate compresses each
-        # one again for every socket and keeps a zlib context per socket. In
-        # bench/ws_fanout.py (1,000 desktops, 2 CPUs) it cost about 44 MiB of RSS and
-        # doubled the median delivery latency.
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=5, proxy_headers=False, server_header=False,
+        **UVICORN_OPTIONS,
     )
     logger.info("MiPortal stopped")
+
+
+def run_workers(settings: Settings, *, seed_demo: bool) -> None:
+    """Prepare the database once, then serve with `settings.workers` uvicorn processes.
+
+    This process migrates and seeds the demo, so the workers never race each other for
+    either. uvicorn then starts the workers, each of which imports `worker_app` and reads
+    the same flags again from the command line and the environment, and restarts a
+    worker that dies.
+    """
+    asyncio.run(_prepare_database(settings, seed_demo=seed_demo))
+    logger.info("Starting MiPortal with %s workers on http://%s:%s", settings.workers,
+                settings.host, settings.port)
+    uvicorn.run(
+        "portal.server:worker_app", factory=True, workers=settings.workers,
+        # A worker responds to uvicorn's health check only once it has imported and loaded
+        # the apps, which took over 5 s, uvicorn's default, on a busy 2-CPU machine.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+        **UVICORN_OPTIONS,
+    )
+    logger.info("MiPortal stopped")
+
+
+async def _prepare_database(settings: Settings, *, seed_demo: bool) -> None:
+    services = build_services(settings)
+    try:
+        await migrate_all(services)
+        if seed_demo:
+            await print_demo_logins(services)
+    finally:
+        await services.db.dispose()
+
+
+def worker_app() -> Starlette:
+    """Build the app of one worker process started by `run_workers`."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    services = build_services(settings)
+
+    async def after_start(services: Services) -> None:
+        tune_garbage_collection()
+
+    return create_app(services, after_start=after_start)

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.auth.passwords import hash_password
+from portal.db import get_kept
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.models import EventCounter, Role, Tenant, User
 
@@ -118,7 +119,7 @@ async def access_row(
 ) -> TenantRow:
     """Load one tenant-owned row by primary key, or raise NotFound when it is missing or
     belongs to another tenant (the two are indistinguishable to the caller)."""
-    row = await session.get(model, row_id)
+    row = await get_kept(session, model, row_id)
     if row is None or getattr(row, "tenant_id", None) != tenant_id:
         raise NotFound(f"{model.__name__} {row_id!r} not found.")
     return row

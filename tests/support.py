@@ -7,21 +7,26 @@ portal's own domain functions against the same SQLite (or PostgreSQL) database.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from portal.auth.sessions import do_issue_api_token
 from portal.db import Database
@@ -31,8 +36,89 @@ from portal.services import build_services
 from portal.settings import REPOSITORY_ROOT, Settings
 from portal.tenants import do_create_tenant, do_create_user
 
+T = TypeVar("T")
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
+
+# The suite runs on SQLite unless these name a PostgreSQL cluster and a Redis server
+# (scripts/with-pg-redis sets them). Every portal server and every domain test then gets
+# a database of its own in that cluster, and the servers share the Redis server, each on
+# a channel named after its database.
+TEST_DATABASE_URL = os.environ.get("MIPORTAL_TEST_DATABASE_URL", "")
+TEST_BUS_URL = os.environ.get("MIPORTAL_TEST_BUS_URL", "")
+ON_POSTGRESQL = TEST_DATABASE_URL.startswith("postgresql")
+# The database of each data folder that start_server used, on PostgreSQL.
+_server_databases: dict[Path, str] = {}
+
+
+async def create_database(folder: Path, name: str, *, template: str | None = None) -> str:
+    """Create an empty database and return its URL: a SQLite file `name` in `folder`, or a
+    database in the cluster of MIPORTAL_TEST_DATABASE_URL.
+
+    `template` is the URL of a database that this function made before: the new one
+    starts as a copy of it, which is much faster than migrating again.
+    """
+    if not ON_POSTGRESQL:
+        path = folder / f"{name}.sqlite3"
+        if template is not None:
+            _copy_sqlite(make_url(template).database or "", str(path))
+        return f"sqlite+aiosqlite:///{path}"
+    database = f"{re.sub(r'[^a-z0-9_]', '_', name.lower())[:30]}_{os.getpid()}_{next(_counter)}"
+    statement = f'CREATE DATABASE "{database}"'
+    if template is not None:
+        statement += f' TEMPLATE "{make_url(template).database}"'
+    await _run_on_cluster(statement)
+    return make_url(TEST_DATABASE_URL).set(database=database).render_as_string(
+        hide_password=False)
+
+
+def _copy_sqlite(source: str, target: str) -> None:
+    # The write-ahead log contains committed pages that the main file may not have yet.
+    for suffix in ("", "-wal"):
+        if os.path.exists(source + suffix):
+            shutil.copyfile(source + suffix, target + suffix)
+
+
+async def drop_database(url: str) -> None:
+    """Drop a PostgreSQL database made by `create_database`; SQLite files stay with
+    their temporary folder."""
+    if url.startswith("postgresql"):
+        await _run_on_cluster(f'DROP DATABASE IF EXISTS "{make_url(url).database}" '
+                              "WITH (FORCE)")
+
+
+async def _run_on_cluster(statement: str) -> None:
+    engine = create_async_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT",
+                                 poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous code, even inside a running loop
+    (in a thread of its own then)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def stored_time(value: datetime) -> datetime | str:
+    """Return `value` as a raw SQL parameter for a UTCDateTime column of the test
+    database: naive UTC text on SQLite, where the column stores that, else the value."""
+    if ON_POSTGRESQL:
+        return value
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def bus_url_for(database_url: str) -> str:
+    """Return the bus URL for a server on `database_url`: the in-process bus on SQLite,
+    else MIPORTAL_TEST_BUS_URL with a channel of that database's own."""
+    if not TEST_BUS_URL or not database_url.startswith("postgresql"):
+        return "memory://"
+    separator = "&" if "?" in TEST_BUS_URL else "?"
+    return f"{TEST_BUS_URL}{separator}channel={make_url(database_url).database}"
 
 
 def free_port() -> int:
@@ -48,6 +134,7 @@ class PortalServer:
     database_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    smtp_port: int = 0
 
     @property
     def ws_url(self) -> str:
@@ -59,11 +146,26 @@ class PortalServer:
 
 def start_server(data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None,
                  seed_demo: bool = True, timeout: float = 30.0) -> PortalServer:
-    """Start `python run.py` and wait until /healthz returns ok."""
+    """Start `python run.py` and wait until /healthz returns ok.
+
+    On PostgreSQL the server gets a new database for a new data folder, unless `env`
+    sets MIPORTAL_DATABASE_URL, which lets several servers share one database.
+    """
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
-    environment = {**os.environ, "MIPORTAL_DEMO_PASSWORD": PASSWORD, **(env or {})}
+    # Each server gets a free port for its inbound SMTP listener, so that servers of
+    # parallel test runs never compete for the default 2525.
+    environment = {**os.environ, "MIPORTAL_DEMO_PASSWORD": PASSWORD,
+                   "MIPORTAL_SMTP_PORT": str(free_port()), **(env or {})}
+    if ON_POSTGRESQL and "MIPORTAL_DATABASE_URL" not in (env or {}):
+        # A restart with the same data folder finds its data again, as on SQLite.
+        key = data_dir.resolve()
+        if key not in _server_databases:
+            _server_databases[key] = run_sync(create_database(data_dir, "portal"))
+        environment["MIPORTAL_DATABASE_URL"] = _server_databases[key]
+    if "MIPORTAL_BUS_URL" not in (env or {}) and environment.get("MIPORTAL_DATABASE_URL"):
+        environment["MIPORTAL_BUS_URL"] = bus_url_for(environment["MIPORTAL_DATABASE_URL"])
     if not seed_demo:
         environment.pop("MIPORTAL_DEMO_PASSWORD")
     with log_path.open("ab") as log_file:
@@ -74,7 +176,8 @@ def start_server(data_dir: Path, *, port: int | None = None, env: dict[str, str]
         )
     database_url = environment.get("MIPORTAL_DATABASE_URL") or \
         f"sqlite+aiosqlite:///{data_dir.resolve() / 'miportal.sqlite3'}"
-    server = PortalServer(f"http://127.0.0.1:{port}", data_dir, database_url, process, log_path)
+    server = PortalServer(f"http://127.0.0.1:{port}", data_dir, database_url, process, log_path,
+                          smtp_port=int(environment["MIPORTAL_SMTP_PORT"]))
     wait_until_healthy(server, timeout=timeout)
     return server
 
@@ -131,7 +234,7 @@ class Factory:
             finally:
                 await db.dispose()
 
-        return asyncio.run(run())
+        return run_sync(run())
 
     def tenant(self, slug: str | None = None) -> TenantInfo:
         slug = slug or f"t{os.getpid()}-{next(_counter)}"

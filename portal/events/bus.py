@@ -32,6 +32,11 @@ class EventBus(Protocol):
         that unsubscribes."""
         ...
 
+    def on_missed(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` whenever this process may have missed published events, such
+        as after a lost connection; return a function that removes it."""
+        ...
+
 
 class InProcessBus:
     """The bus of a single portal process: subscribers are called synchronously."""
@@ -63,9 +68,23 @@ class InProcessBus:
 
         return unsubscribe
 
+    def on_missed(self, listener: Callable[[], None]) -> Callable[[], None]:
+        # Calls within one process are never lost.
+        return lambda: None
+
+
+def is_memory_url(url: str) -> bool:
+    return url in ("memory://", "", "memory")
+
 
 def create_bus(url: str) -> EventBus:
-    if url in ("memory://", "", "memory"):
+    """Return the bus for `url`: memory:// for one process, redis://... for several."""
+    if is_memory_url(url):
         return InProcessBus()
-    # TODO: a Redis backend (redis://) for several portal processes.
-    raise SystemExit(f"Unsupported event bus URL {url!r}: use memory://.")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        # Imported here, so that a single process never loads the Redis client.
+        from portal.events.redis_bus import RedisBus
+
+        return RedisBus(url)
+    raise SystemExit(f"Unsupported event bus URL {url!r}: use memory:// for one process "
+                     "or redis://HOST:PORT/DB for several.")

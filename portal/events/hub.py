@@ -356,10 +356,12 @@ class Hub:
         self._pumps: dict[int, TenantPump] = {}
         self._pump_lock = asyncio.Lock()
         self._unsubscribe: Callable[[], None] | None = None
+        self._forget_missed: Callable[[], None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._unsubscribe = self._bus.subscribe(self._on_event)
+        self._forget_missed = self._bus.on_missed(self._wake_pumps)
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="ws-heartbeat")
         logger.info("WebSocket hub started (send queue %s messages, heartbeat every %s s)",
                     self._queue_size, self._heartbeat_seconds)
@@ -367,6 +369,8 @@ class Hub:
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._forget_missed is not None:
+            self._forget_missed()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -423,6 +427,10 @@ class Hub:
                 pump = TenantPump(tenant_id, self._db, last_dispatched=start)
                 self._pumps[tenant_id] = pump
             return pump
+
+    def _wake_pumps(self) -> None:
+        for pump in list(self._pumps.values()):
+            pump.wake()
 
     def _on_event(self, event: Event) -> None:
         pump = self._pumps.get(event.tenant_id)

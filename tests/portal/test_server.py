@@ -5,7 +5,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import PASSWORD, start_server
+from tests.support import ON_POSTGRESQL, PASSWORD, start_server
 
 
 def test_server_demo_logins_and_clean_stop(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_server_demo_logins_and_clean_stop(tmp_path: Path) -> None:
                   "tech.agent@demo.example", "customer@demo.example"):
         assert email in log
     assert log.count(PASSWORD) == 4
-    assert (server.data_dir / "miportal.sqlite3").is_file()
+    assert ON_POSTGRESQL or (server.data_dir / "miportal.sqlite3").is_file()
     assert (server.data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
 from portal.auth.sessions import SESSION_COOKIE
 from portal.auth.tokens import digest, new_secret
-from tests.support import Factory, PortalServer, session_cookie, signed_in
+from tests.support import Factory, PortalServer, session_cookie, signed_in, stored_time
 
-# SQLite stores UTCDateTime values as naive UTC text in this format.
-LONG_AGO = "2000-01-01 00:00:00.000000"
+LONG_AGO = stored_time(datetime(2000, 1, 1, tzinfo=UTC))
 
 
 def cookie_client(server: PortalServer, cookie: str) -> httpx.Client:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
 from portal.auth.tokens import API_TOKEN_PREFIX, digest, new_api_token, new_secret, same, signed
-from tests.support import Factory, PortalServer
+from tests.support import Factory, PortalServer, stored_time
 
-LONG_AGO = "2000-01-01 00:00:00.000000"
+LONG_AGO = stored_time(datetime(2000, 1, 1, tzinfo=UTC))
 
 
 def bearer(server: PortalServer, token: str) -> httpx.Client:

@@ -1,4 +1,4 @@
-"""Fixtures for the event tests: a migrated SQLite file of their own and tenants in it."""
+"""Fixtures for the event tests: a migrated database of their own and tenants in it."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ import pytest
 from portal.db import Database
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.tenants import do_create_tenant
+from tests.support import create_database, drop_database
 
 CreateTenant = Callable[[], Awaitable[int]]
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A fresh SQLite file with the portal's tables, migrated as the server migrates it."""
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'events.sqlite3'}")
+    """A fresh database with the portal's tables, migrated as the server migrates it."""
+    database = Database(await create_database(tmp_path, "events"))
     await upgrade(database, [PORTAL_BRANCH], build_config())
     yield database
     await database.dispose()
+    await drop_database(database.url)
 
 
 @pytest.fixture
