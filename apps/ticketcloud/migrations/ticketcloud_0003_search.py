@@ -1,8 +1,10 @@
 """Add the full-text search index over tickets and messages.
 
 On SQLite, `ticketcloud_search` is an FTS5 table with one row per ticket (rowid = the
-ticket's id): the subject, the text of its public messages and the text of its internal
-notes, in separate columns so that a customer's search can leave internal notes out.
+ticket's id): a token naming the tenant ("t17"), the subject, the text of its public
+messages and the text of its internal notes, in separate columns so that a customer's
+search can leave internal notes out. Searches require the tenant's token, so FTS5 skips
+other tenants' rows while it reads the index.
 Triggers keep it current in the transaction that changes a ticket or adds a message, so
 no code path can forget it. Searches match words by prefix ("invoice" finds "invoices"),
 so there is no stemmer: a stemmer changes the prefix too ("pay" becomes "pai" under
@@ -27,10 +29,10 @@ depends_on: str | Sequence[str] | None = None
 
 _SQLITE_UPGRADE = (
     """CREATE VIRTUAL TABLE ticketcloud_search USING fts5(
-        subject, public_text, internal_text,
+        tenant, subject, public_text, internal_text,
         tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')""",
-    """INSERT INTO ticketcloud_search (rowid, subject, public_text, internal_text)
-       SELECT t.id, t.subject,
+    """INSERT INTO ticketcloud_search (rowid, tenant, subject, public_text, internal_text)
+       SELECT t.id, 't' || t.tenant_id, t.subject,
               coalesce((SELECT group_concat(m.body, char(10)) FROM ticketcloud_message m
                         WHERE m.ticket_id = t.id AND m.visibility = 'public'), ''),
               coalesce((SELECT group_concat(m.body, char(10)) FROM ticketcloud_message m
@@ -38,8 +40,8 @@ _SQLITE_UPGRADE = (
        FROM ticketcloud_ticket t""",
     """CREATE TRIGGER ticketcloud_search_ticket_insert AFTER INSERT ON ticketcloud_ticket
        BEGIN
-           INSERT INTO ticketcloud_search (rowid, subject, public_text, internal_text)
-           VALUES (new.id, new.subject, '', '');
+           INSERT INTO ticketcloud_search (rowid, tenant, subject, public_text, internal_text)
+           VALUES (new.id, 't' || new.tenant_id, new.subject, '', '');
        END""",
     """CREATE TRIGGER ticketcloud_search_ticket_subject
        AFTER UPDATE OF subject ON ticketcloud_ticket WHEN new.subject <> old.subject

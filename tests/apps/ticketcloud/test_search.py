@@ -113,7 +113,8 @@ async def test_search_follows_subject_change(db: Database, context: AppContext,
 
 @pytest.mark.parametrize("text", [
     '"x"', 'NEAR(a b)', "a OR b", "subject:*", "^start", "x AND", "-minus", "a*b", "(((x",
-    "internal_text:secret", "{public_text}", "'; DROP TABLE ticketcloud_ticket; --",
+    "internal_text:secret", "{public_text}", "tenant : t1", "t1",
+    "'; DROP TABLE ticketcloud_ticket; --",
 ])
 async def test_search_query_syntax_is_plain_text(db: Database, context: AppContext,
                                                  workspace: Workspace, text: str) -> None:
@@ -134,11 +135,13 @@ async def test_search_finds_words_around_punctuation(db: Database, context: AppC
 @pytest.mark.parametrize("text", ["!!!", "   ", "--", '"', "(((", "a " * 13])
 def test_match_expression_rejects_text(text: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        match_expression(text, customer=False)
+        match_expression(text, customer=False, tenant_id=1)
 
     assert raised.value.field == "q"
 
 
 def test_match_expression_quotes_words() -> None:
-    assert match_expression('say "hi" now', customer=False) == '"say"* AND "hi"* AND "now"*'
-    assert match_expression("hi", customer=True) == '{subject public_text} : ("hi"*)'
+    assert match_expression('say "hi" now', customer=False, tenant_id=3) == (
+        'tenant : "t3" AND {subject public_text internal_text} : ("say"* AND "hi"* AND "now"*)')
+    assert match_expression("hi", customer=True, tenant_id=3) == (
+        'tenant : "t3" AND {subject public_text} : ("hi"*)')
