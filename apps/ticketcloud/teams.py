@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import (
@@ -18,7 +18,7 @@ from portal.sdk import (
     utcnow,
 )
 from ticketcloud.checks import check_choice, check_id, check_label
-from ticketcloud.models import AgentProfile, AssignmentStrategy, Team, TeamMember
+from ticketcloud.models import AgentProfile, AssignmentStrategy, Rating, Team, TeamMember, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +40,87 @@ async def do_create_team(
     strategy: str = AssignmentStrategy.ROUND_ROBIN.value,
 ) -> Team:
     name = check_label(name)
-    existing = (await session.exec(select(Team).where(
-        Team.tenant_id == tenant_id, Team.name == name))).first()
-    if existing is not None:
-        raise Conflict(f"A team named {name!r} already exists; choose another name.",
-                       field="name")
+    await _check_team_name_free(session, tenant_id, name)
     team = Team(tenant_id=tenant_id, name=name,
                 strategy=check_choice(AssignmentStrategy, strategy, field="strategy"))
     session.add(team)
     await session.flush()
     logger.info("Created team %s (%s) in tenant %s", team.id, team.strategy, tenant_id)
     return team
+
+
+async def do_update_team(session: AsyncSession, tenant_id: int, team_id: object, *,
+                         name: object = None, strategy: object = None) -> Team:
+    """Rename a team or change its assignment strategy; None keeps a field as it is."""
+    team = await access_team(session, tenant_id, team_id)
+    if name is not None:
+        checked = check_label(name)
+        if checked != team.name:
+            await _check_team_name_free(session, tenant_id, checked)
+            team.name = checked
+    if strategy is not None:
+        team.strategy = check_choice(AssignmentStrategy, strategy, field="strategy")
+    session.add(team)
+    await session.flush()
+    logger.info("Updated team %s of tenant %s: strategy %s", team.id, tenant_id, team.strategy)
+    return team
+
+
+async def do_delete_team(session: AsyncSession, tenant_id: int, team_id: object) -> None:
+    """Delete a team and its memberships.
+
+    Raises Conflict (code `team_in_use`) while a ticket or a rating still names the team,
+    because both keep it as history. Rules that set the team stay, and routing skips
+    their action (see routing.apply_decisions).
+    """
+    team = await access_team(session, tenant_id, team_id)
+    tickets = await _count(session, Ticket, Ticket.team_id == team.id, tenant_id)
+    ratings = await _count(session, Rating, Rating.team_id == team.id, tenant_id)
+    if tickets or ratings:
+        raise Conflict(f"Team {team.name!r} is still named by {tickets} tickets and "
+                       f"{ratings} ratings; move those tickets to another team first, or "
+                       "keep the team.", code="team_in_use", field="team_id")
+    for member in await team_members(session, tenant_id, team.id or 0):
+        await session.delete(member)
+    await session.delete(team)
+    await session.flush()
+    logger.info("Deleted team %s of tenant %s", team.id, tenant_id)
+
+
+async def do_set_lead(session: AsyncSession, tenant_id: int, team_id: object, user_id: object,
+                      *, is_lead: object) -> TeamMember:
+    """Make a member the team's lead or a plain member; a team may have several leads."""
+    if not isinstance(is_lead, bool):
+        raise InvalidInput(f"is_lead must be true or false, not {is_lead!r}.", field="is_lead")
+    team = await access_team(session, tenant_id, team_id)
+    checked = check_id(user_id, field="user_id")
+    member = (await session.exec(select(TeamMember).where(
+        TeamMember.tenant_id == tenant_id, TeamMember.team_id == team.id,
+        TeamMember.user_id == checked))).first()
+    if member is None:
+        raise NotFound(f"User {checked} is not a member of team {team.name!r}.",
+                       field="user_id")
+    member.is_lead = is_lead
+    session.add(member)
+    await session.flush()
+    logger.info("User %s is %s of team %s of tenant %s", checked,
+                "a lead" if is_lead else "a member", team.id, tenant_id)
+    return member
+
+
+async def _check_team_name_free(session: AsyncSession, tenant_id: int, name: str) -> None:
+    existing = (await session.exec(select(Team).where(
+        Team.tenant_id == tenant_id, Team.name == name))).first()
+    if existing is not None:
+        raise Conflict(f"A team named {name!r} already exists; choose another name.",
+                       field="name")
+
+
+async def _count(session: AsyncSession, model: type[Ticket] | type[Rating], condition: object,
+                 tenant_id: int) -> int:
+    statement = (select(func.count()).select_from(model)
+                 .where(model.tenant_id == tenant_id, condition))  # type: ignore[arg-type]
+    return int((await session.exec(statement)).one())
 
 
 async def access_agent(session: AsyncSession, tenant_id: int, user_id: object,
@@ -83,7 +153,9 @@ async def team_members(session: AsyncSession, tenant_id: int, team_id: int) -> l
 
 
 async def do_add_member(session: AsyncSession, tenant_id: int, team_id: int, user_id: object,
-                        *, is_lead: bool = False) -> TeamMember:
+                        *, is_lead: object = False) -> TeamMember:
+    if not isinstance(is_lead, bool):
+        raise InvalidInput(f"is_lead must be true or false, not {is_lead!r}.", field="is_lead")
     team = await access_team(session, tenant_id, team_id)
     agent = await access_agent(session, tenant_id, user_id, field="user_id")
     existing = (await session.exec(select(TeamMember).where(

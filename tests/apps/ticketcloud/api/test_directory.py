@@ -35,7 +35,7 @@ def test_directory_lists_own_tenant(fresh_api: ApiWorkspace, other_api: ApiWorks
     other_teams = other_api.client("agent").get("/teams").json()["items"]
 
     assert teams == [{"id": team_id, "name": "Support", "strategy": "round_robin",
-                      "member_ids": [fresh_api.user_id("agent")]}]
+                      "member_ids": [fresh_api.user_id("agent")], "lead_ids": []}]
     assert categories == [{"id": category_id, "name": "Billing"}]
     assert sorted(agent["id"] for agent in agents) == sorted(
         fresh_api.user_id(role) for role in ("admin", "agent", "agent2"))
