@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.templating import Jinja2Templates
@@ -32,7 +33,21 @@ _environment = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
-_environment.globals.update(text=text, format_size=format_size, max_body=MAX_BODY)
+
+
+def isolated_text(key: str, /, **values: object) -> Markup:
+    """Return `text(key, **values)` as markup with each value escaped in its own `<bdi>`.
+
+    A value written by a user may carry right-to-left overrides or script, and the isolate
+    keeps those from reordering the words around it. Only for element content: a
+    `<title>` shows markup as text, so titles keep `text`.
+    """
+    isolated = {name: Markup("<bdi>{}</bdi>").format(value) for name, value in values.items()}
+    return escape(text(key)).format(**isolated)
+
+
+_environment.globals.update(text=text, isolated_text=isolated_text, format_size=format_size,
+                            max_body=MAX_BODY)
 TEMPLATES = Jinja2Templates(env=_environment)
 
 

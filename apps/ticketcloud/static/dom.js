@@ -13,6 +13,30 @@ export function element(tag, { className = "", text = null, attributes = {}, chi
   return node;
 }
 
+/**
+ * Return `template` with its `{name}` placeholders filled from `values`, as nodes: the
+ * template's own text as text nodes and each value in its own `<bdi>`. A value written by
+ * a user may carry right-to-left overrides (U+202E) or right-to-left script, and the
+ * isolate keeps those from reordering the text around it, such as " (57 bytes)" after a
+ * file name. The nodes' textContent equals `format(template, values)`.
+ */
+export function formatNodes(template, values) {
+  const nodes = [];
+  let last = 0;
+  for (const match of template.matchAll(/\{(\w+)\}/g)) {
+    if (!(match[1] in values)) continue;
+    nodes.push(document.createTextNode(template.slice(last, match.index)), isolated(values[match[1]]));
+    last = match.index + match[0].length;
+  }
+  nodes.push(document.createTextNode(template.slice(last)));
+  return nodes;
+}
+
+/** Return a `<bdi>` that contains `text`, for a user's value inside a line of other text. */
+export function isolated(text) {
+  return element("bdi", { text });
+}
+
 /** Return a new `<option>`, selected when `selected` is true. */
 export function option(value, label, selected = false) {
   const node = element("option", { text: label, attributes: { value } });

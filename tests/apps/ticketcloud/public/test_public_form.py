@@ -103,7 +103,7 @@ def test_submit_with_category_and_attachment(visitor: httpx.Client, helpdesk: He
         "SELECT filename, size FROM ticketcloud_attachment WHERE tenant_id = :t ORDER BY id",
         t=helpdesk.tenant.id) == [("invoice.pdf", 13), ("notes.txt", 3)]
     confirmation = visitor.get(response.headers["location"])
-    assert "invoice.pdf (13 bytes)" in confirmation.text
+    assert "<bdi>invoice.pdf</bdi> (13 bytes)" in confirmation.text
 
 
 def test_submit_missing_fields_shows_each_error(visitor: httpx.Client, helpdesk: Helpdesk,

@@ -48,7 +48,7 @@ def test_rating_link_works_once(visitor: httpx.Client, helpdesk: Helpdesk, facto
     again = rate(visitor, helpdesk, token, score="1", comment="Changed my mind")
 
     assert page.status_code == 200
-    assert "the answer to \u201cBroken &lt;b&gt;lamp&lt;/b&gt;\u201d?" in page.text
+    assert "the answer to \u201c<bdi>Broken &lt;b&gt;lamp&lt;/b&gt;</bdi>\u201d?" in page.text
     assert page.text.count('type="radio" name="score"') == 5
     assert response.status_code == 303
     assert response.headers["location"] == helpdesk.url("/rated")

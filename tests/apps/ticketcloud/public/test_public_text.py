@@ -12,8 +12,8 @@ from ticketcloud.views import CUSTOMER_STATUS
 
 APP = Path(__file__).resolve().parents[4] / "apps" / "ticketcloud"
 # A literal key is the whole first argument, so a prefix such as "rate.score_" ~ score
-# does not count.
-LITERAL_KEY = re.compile(r"""\btext\(\s*["']([a-z_]+\.[a-z0-9_]+)["']\s*[,)]""")
+# does not count. isolated_text takes its key the same way.
+LITERAL_KEY = re.compile(r"""\b(?:isolated_)?text\(\s*["']([a-z_]+\.[a-z0-9_]+)["']\s*[,)]""")
 # Keys that templates build from a value: "status." ~ status and "rate.score_" ~ score.
 BUILT_KEYS = {f"status.{status}" for status in CUSTOMER_STATUS.values()} | {
     f"rate.score_{score}" for score in range(1, 6)}
