@@ -16,10 +16,12 @@ from portal.auth.passwords import hash_password
 from portal.auth.sessions import do_delete_user_sessions, do_issue_api_token
 from portal.auth.signin import do_clear_failures
 from portal.errors import PortalError
+from portal.mail import inbound_cli
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.registry import installations
 from portal.services import Services, build_services
 from portal.settings import REPOSITORY_ROOT, Settings, load_or_create_secret_key
+from portal.sync import cli as sync_cli
 from portal.tenants import do_create_tenant, do_create_user, find_user_by_email, get_tenant_by_slug
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="also delete the app's data for the workspace")
 
     commands.add_parser("migrate", help="apply the portal's and installed apps' migrations")
+    inbound_cli.add_parser(commands)
+    sync_cli.add_parser(commands)
     return parser
 
 
@@ -92,6 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PortalError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
+    except Exception as error:
+        if args.command != "mail":
+            raise
+        # An MTA keeps and retries a message only on EX_TEMPFAIL; a traceback's status 1
+        # would bounce it.
+        logger.exception("Receiving mail failed")
+        print(f"error: receiving mail failed ({type(error).__name__}); try again later",
+              file=sys.stderr)
+        return inbound_cli.EX_TEMPFAIL
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -218,10 +231,20 @@ async def _user(session, tenant_slug: str, email: str):  # type: ignore[no-untyp
     return user
 
 
+async def _mail(services: Services, args: argparse.Namespace) -> int:
+    return await inbound_cli.receive(services.inbound, args)
+
+
+async def _sync(services: Services, args: argparse.Namespace) -> int:
+    return await sync_cli.run(services.db, services.registry, args)
+
+
 _COMMANDS = {
     "create-tenant": _create_tenant,
     "create-user": _create_user,
     "reset-password": _reset_password,
     "issue-token": _issue_token,
     "apps": _apps,
+    "mail": _mail,
+    "sync": _sync,
 }

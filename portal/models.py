@@ -150,3 +150,14 @@ class EventRecord(SQLModel, table=True):
     notification: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     audience_users: list[int] = Field(sa_column=Column(JSON, nullable=False))
     audience_roles: list[str] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class JobLease(SQLModel, table=True):
+    """Who may run a named piece of work until when, shared by every portal process."""
+
+    __tablename__ = "portal_job_lease"
+
+    name: str = Field(primary_key=True, max_length=200)
+    owner: str = Field(max_length=200)
+    acquired_at: datetime = _timestamp()
+    expires_at: datetime = _timestamp()

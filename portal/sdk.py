@@ -15,9 +15,36 @@ reaches into other portal modules, so this file is the whole contract:
   sample data when `run.py` starts on an empty database.
 - `AppBackend.jobs`: background jobs, each run every `interval_seconds` in the portal
   process with an `AppContext`.
+- `AppBackend.mail_handler(context, session, tenant_id, mail, inbound_id)`: receives
+  each inbound message (a `ParsedMail`) for an address the app registered with
+  `do_set_mail_addresses`, in the transaction that marks it processed, and returns an
+  outcome string; an exception quarantines the message.
 - `AppContext.publish(session, ...)`: stages an event declared in the manifest; it
   reaches desktops after the transaction commits.
+- `AppContext.queue_mail(session, tenant_id=..., mail=OutgoingMail(...))`: stages an
+  email in the transaction; the portal's outbox sends it after the commit.
+- `AppContext.mail_deliveries(session, tenant_id=..., refs=...)`: the delivery state of
+  the app's mail, as `MailDelivery`s.
+- `AppContext.verify_message_id(message_id)`: the tenant of a Message-ID the portal
+  made, or None.
+- `AppContext.absolute_url(path)`: a link to the portal for mail and other channels.
 - `find_users(session, tenant_id, ...)`: looks up the workspace's users as `UserRecord`s.
+- `AppContext.stage_sync(session, tenant_id=..., stream=..., payload=...)`: on a child
+  installation, stages an XML element for the master in the transaction; returns the
+  item id, or None when no master is configured. `AppContext.replace_sync(session,
+  item_id, payload)` replaces it later in the same transaction.
+- `AppContext.has_sync_master(session)`: whether this installation pushes to a master,
+  looked up once per transaction; check it before building a document.
+- `AppBackend.sync_backfill(context, session, tenant_id, after, limit)`: on a child,
+  stages up to `limit` records of the workspace that were never pushed, with keys above
+  `after`, and returns a `BackfillBatch`; `python -m portal sync push-existing` calls
+  it in short transactions until `next_after` is None.
+- `AppContext.sync_states(session, tenant_id=..., streams=...)`: the push state of the
+  app's streams, as `SyncState`s.
+- `AppBackend.sync_applier(context, session, item)`: on a master, applies one pushed
+  `SyncItem` in the batch's transaction and returns "applied" or "duplicate"; raising
+  `SyncRejected` rejects the whole batch. `parse_untrusted_xml` and `check_valid` parse
+  and validate XML with the sync transport's safe settings.
 """
 
 from __future__ import annotations
@@ -25,31 +52,47 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute
 
+from portal import leases
 from portal.auth.sessions import Principal
-from portal.db import Database, UTCDateTime, after_commit, utcnow
+from portal.db import Database, UTCDateTime, after_commit, get_kept, utcnow
 from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, PortalError
 from portal.events.bus import EventBus
 from portal.events.log import stage_event
 from portal.events.model import Audience, Event, Notification
-from portal.models import Role, User
+from portal.mail.compose import MailAddress, OutgoingAttachment, OutgoingMail
+from portal.mail.inbound_addresses import do_set_mail_addresses, list_mail_addresses
+from portal.mail.outbox import MailDelivery, MailGateway, QueuedMail, deliveries
+from portal.mail.parse import Address, Bounce, BounceRecipient, MailAttachment, ParsedMail
+from portal.models import Role, Tenant, User
 from portal.registry.manifest import Manifest
+from portal.sync.items import BackfillBatch, SyncItem, SyncRejected
+from portal.sync.outbox import SyncGateway, SyncState, stream_states
+from portal.sync.parser import XmlRejected, check_valid, parse_untrusted_xml
 from portal.tenants import access_row
 
 __all__ = [
-    "SDK_SCRIPT", "AppBackend", "AppContext", "Audience", "Conflict", "Event", "Forbidden",
-    "InvalidInput", "Job", "NotAuthenticated", "NotFound", "Notification", "PortalError",
-    "Principal", "Role", "UTCDateTime", "UserRecord", "access_row", "after_commit",
-    "app_context", "csrf_token", "find_users", "principal", "require_role", "tenant_id",
-    "utcnow",
+    "SDK_SCRIPT", "Address", "AppBackend", "AppContext", "Audience", "BackfillBatch", "Bounce",
+    "BounceRecipient", "Conflict", "Event", "Forbidden", "InvalidInput", "Job",
+    "MailAddress", "MailAttachment", "MailDelivery", "MailHandler", "NotAuthenticated",
+    "NotFound", "Notification", "OutgoingAttachment", "OutgoingMail", "ParsedMail",
+    "PortalError", "Principal",
+    "QueuedMail", "Role", "SyncApplier", "SyncBackfill", "SyncItem", "SyncRejected",
+    "SyncState",
+    "UTCDateTime", "UserRecord", "XmlRejected", "access_row", "after_commit",
+    "app_context", "check_valid", "csrf_token", "do_set_mail_addresses", "find_users",
+    "list_mail_addresses", "parse_untrusted_xml", "principal", "require_role", "tenant_id",
+    "utcnow", "workspace_name",
 ]
 
 # The shell's SDK module for app windows: `<script type="module">import { portal } from
@@ -62,6 +105,12 @@ SCOPE_APP = "miportal.app_context"
 SCOPE_CSRF = "miportal.csrf_token"
 
 Hook = Callable[["AppContext", AsyncSession, int], Awaitable[None]]
+# (context, session, tenant_id, mail, inbound_id) -> an outcome such as "ticket 12".
+MailHandler = Callable[["AppContext", AsyncSession, int, ParsedMail, int], Awaitable[str]]
+# (context, session, item) -> "applied" or "duplicate".
+SyncApplier = Callable[["AppContext", AsyncSession, SyncItem], Awaitable[str]]
+# (context, session, tenant_id, after, limit) -> what was staged and where to continue.
+SyncBackfill = Callable[["AppContext", AsyncSession, int, int, int], Awaitable[BackfillBatch]]
 
 
 @dataclass(frozen=True)
@@ -82,6 +131,9 @@ class AppBackend:
     on_purge: Hook | None = None
     seed_demo: Hook | None = None
     jobs: Sequence[Job] = ()
+    mail_handler: MailHandler | None = None
+    sync_applier: SyncApplier | None = None
+    sync_backfill: SyncBackfill | None = None
 
 
 @dataclass
@@ -96,6 +148,10 @@ class AppContext:
     # Derived from the portal's secret key for this app alone, for signing links and
     # tokens with HMAC. The portal's own key is never exposed to an app.
     signing_key: bytes = b""
+    # The portal's outbound mail; None only for a context built outside the registry.
+    mail: MailGateway | None = None
+    # The portal's sync outbox; None only for a context built outside the registry.
+    sync: SyncGateway | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -123,6 +179,93 @@ class AppContext:
                                field="topic")
         return await stage_event(session, self.bus, tenant_id=tenant_id, topic=topic,
                                  payload=payload, audience=audience, notification=notification)
+
+    async def queue_mail(self, session: AsyncSession, *, tenant_id: int,
+                         mail: OutgoingMail) -> QueuedMail:
+        """Stage `mail` in `session`'s transaction and return its outbox id and Message-ID.
+
+        The workspace's sender is the From. A rollback drops the mail; after the commit
+        the portal delivers it, retrying temporary failures. Raises InvalidInput, naming
+        the field, for a header with a line break or control character, an invalid
+        address or Message-ID, or a missing recipient.
+        """
+        return await self._mail().stage(session, tenant_id=tenant_id, app_id=self.app_id,
+                                        mail=mail)
+
+    async def mail_deliveries(self, session: AsyncSession, *, tenant_id: int,
+                              refs: Iterable[str]) -> list[MailDelivery]:
+        """Return the delivery state of this app's mail with the given refs, oldest
+        first. `status` is one of queued, sending, sent, retrying, failed, no_relay."""
+        return await deliveries(session, tenant_id=tenant_id, app_id=self.app_id, refs=refs)
+
+    async def claim_lease(self, name: str, *, ttl: timedelta,
+                          owner: str | None = None) -> bool:
+        """Take or renew this app's lease `name` until now + `ttl` and return whether
+        `owner` (by default this process) holds it now.
+
+        Use it for work that one portal process at a time may do when several share a
+        database. A lease held by another owner is taken over only once it expired, so
+        a crashed process hands its work on after `ttl`. The app's jobs need none: the
+        portal runs each job in one process at a time already.
+        """
+        return await leases.claim(self.db, f"{self.app_id}:{name}",
+                                  owner or leases.process_owner(), ttl)
+
+    async def release_lease(self, name: str, *, owner: str | None = None) -> bool:
+        """Give up this app's lease `name`, if `owner` (by default this process) holds
+        it; return whether it did."""
+        return await leases.release(self.db, f"{self.app_id}:{name}",
+                                    owner or leases.process_owner())
+
+    def verify_message_id(self, message_id: str) -> int | None:
+        """Return the tenant id of a Message-ID the portal made (such as one in an
+        incoming reply's In-Reply-To), or None when the portal did not make it."""
+        return self._mail().verify_message_id(message_id)
+
+    def absolute_url(self, path: str) -> str:
+        """Return `path` (starting with /) as a full link to this portal, for mail."""
+        if not path.startswith("/"):
+            raise InvalidInput(f"Invalid path {path!r}: start it with /.", field="path")
+        return self._mail().public_url + path
+
+    async def stage_sync(self, session: AsyncSession, *, tenant_id: int, stream: str,
+                         payload: etree._Element) -> int | None:
+        """Stage `payload` (an element of the app's own XML namespace) for the master in
+        `session`'s transaction and return its outbox item id, or None when this
+        installation has no master. Items of one `stream` reach the master in the order
+        staged. Raises InvalidInput for an empty or long stream or a payload over 2 MiB.
+        """
+        return await self._sync().stage(session, app_id=self.app_id, tenant_id=tenant_id,
+                                        stream=stream, payload=payload)
+
+    async def has_sync_master(self, session: AsyncSession) -> bool:
+        """Return whether this installation pushes to a master; the lookup runs once per
+        transaction. Without a master, `stage_sync` stages nothing, so an app skips
+        building its document."""
+        return await self._sync().has_master(session)
+
+    async def replace_sync(self, session: AsyncSession, item_id: int,
+                           payload: etree._Element) -> None:
+        """Replace the payload of an item this transaction staged, before it commits."""
+        await self._sync().replace(session, item_id, payload)
+
+    async def sync_states(self, session: AsyncSession, *, tenant_id: int,
+                          streams: Iterable[str]) -> dict[str, SyncState]:
+        """Return the push state of each of the app's streams in the workspace."""
+        return await stream_states(session, tenant_id=tenant_id, app_id=self.app_id,
+                                   streams=streams)
+
+    def _sync(self) -> SyncGateway:
+        if self.sync is None:
+            raise RuntimeError(f"App {self.app_id!r} has no sync gateway; load it through "
+                               "the portal's registry")
+        return self.sync
+
+    def _mail(self) -> MailGateway:
+        if self.mail is None:
+            raise RuntimeError(f"App {self.app_id!r} has no mail gateway; load it through "
+                               "the portal's registry")
+        return self.mail
 
     def has_permission(self, who: Principal, permission: str) -> bool:
         """Return whether `who`'s role has a permission declared in the manifest."""
@@ -215,3 +358,12 @@ async def find_users(
                    is_active=user.is_active)
         for user in (await session.exec(statement)).all() if user.id is not None
     ]
+
+
+async def workspace_name(session: AsyncSession, tenant_id: int) -> str:
+    """Return the display name of the tenant's workspace, for mail and other text that
+    leaves the portal; raises NotFound for an unknown tenant."""
+    tenant = await get_kept(session, Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"Workspace {tenant_id} not found.", field="tenant_id")
+    return tenant.name

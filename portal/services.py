@@ -9,19 +9,34 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete
 from sqlmodel import col, select
 
+from portal.auth.links import do_prune_links
 from portal.db import Database, utcnow
 from portal.events.bus import EventBus, create_bus
 from portal.events.hub import Hub
 from portal.events.log import do_prune_events
 from portal.jobs import JobRunner, ScheduledJob
+from portal.mail.delivery import DeliveryWorker
+from portal.mail.imap_poll import ImapPoller
+from portal.mail.inbound import InboundGateway
+from portal.mail.listener import SmtpListener
+from portal.mail.outbox import MailGateway
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.models import AppInstallation, InstallationStatus, UserSession
 from portal.registry.discovery import builtin_sources, entry_point_sources, folder_sources
 from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext
 from portal.settings import Settings
+from portal.sync.outbox import SyncGateway
+from portal.sync.pusher import SyncPusher
+from portal.sync.receiver import SyncReceiver
 
 logger = logging.getLogger(__name__)
+
+# How often messages still waiting in status received are processed: those that the MTA
+# pipe stored from another process, and those a crash interrupted.
+INBOUND_MAIL_INTERVAL_SECONDS = 5.0
+# How often the IMAP poller looks for mailboxes whose own interval or backoff is over.
+IMAP_CHECK_INTERVAL_SECONDS = 5.0
 
 
 @dataclass
@@ -31,8 +46,17 @@ class Services:
     bus: EventBus
     hub: Hub
     registry: AppRegistry
+    mail: MailGateway
+    delivery: DeliveryWorker
+    inbound: InboundGateway
+    imap: ImapPoller
     jobs: JobRunner = field(default_factory=JobRunner)
     ready: bool = False
+    # None when --smtp-port is 0.
+    smtp: SmtpListener | None = None
+    # Installation sync: the child's push loop and the master's receiving side.
+    pusher: SyncPusher | None = None
+    sync_receiver: SyncReceiver | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -41,11 +65,23 @@ def build_services(settings: Settings) -> Services:
     bus = create_bus(settings.bus_url)
     hub = Hub(db, bus, queue_size=settings.ws_send_queue,
               heartbeat_seconds=settings.ws_heartbeat_seconds)
+    mail = MailGateway(secret_key=settings.secret_key, public_url=settings.effective_public_url,
+                       default_relay=settings.smtp_relay)
+    sync = SyncGateway()
     registry = AppRegistry(db=db, bus=bus, data_dir=settings.data_dir,
-                           secret_key=settings.secret_key)
+                           secret_key=settings.secret_key, mail=mail, sync=sync)
     registry.load([*builtin_sources(), *folder_sources(settings.apps_dir),
                    *entry_point_sources()])
-    return Services(settings=settings, db=db, bus=bus, hub=hub, registry=registry)
+    inbound = InboundGateway(db, registry, settings.data_dir)
+    smtp = (SmtpListener(inbound, host=settings.smtp_host or settings.host,
+                         port=settings.smtp_port) if settings.smtp_port else None)
+    return Services(settings=settings, db=db, bus=bus, hub=hub, registry=registry, mail=mail,
+                    delivery=DeliveryWorker(db, mail), inbound=inbound,
+                    imap=ImapPoller(db, inbound), jobs=JobRunner(db), smtp=smtp,
+                    pusher=SyncPusher(db, sync,
+                                      retry_max_seconds=settings.sync_retry_max_seconds,
+                                      batch_size=settings.sync_batch_size),
+                    sync_receiver=SyncReceiver(db, registry))
 
 
 async def migrate_all(services: Services) -> None:
@@ -67,6 +103,11 @@ async def start_services(services: Services) -> None:
     await services.hub.start()
     _schedule_jobs(services)
     services.jobs.start()
+    services.delivery.start()
+    if services.pusher is not None:
+        services.pusher.start()
+    if services.smtp is not None:
+        await services.smtp.start()
     services.ready = True
     logger.info("Portal services started with %s apps (%s broken)",
                 len(services.registry.apps), len(services.registry.broken))
@@ -74,6 +115,12 @@ async def start_services(services: Services) -> None:
 
 async def stop_services(services: Services) -> None:
     services.ready = False
+    if services.smtp is not None:
+        await services.smtp.stop()
+    await services.inbound.stop()
+    await services.delivery.stop()
+    if services.pusher is not None:
+        await services.pusher.stop()
     await services.jobs.stop()
     await services.hub.stop()
     await services.bus.stop()
@@ -87,12 +134,30 @@ def _schedule_jobs(services: Services) -> None:
             await do_prune_events(session, keep=services.settings.event_retention)
             await session.exec(delete(UserSession).where(
                 col(UserSession.expires_at) < utcnow()))
+            await do_prune_links(session)
+
+    async def process_inbound() -> None:
+        await services.inbound.process_pending()
 
     services.jobs.add(ScheduledJob("portal.prune", 3600, prune))
+    async def poll_imap() -> None:
+        await services.imap.poll_due()
+
+    services.jobs.add(ScheduledJob("portal.mail.inbound", INBOUND_MAIL_INTERVAL_SECONDS,
+                                   process_inbound))
+    services.jobs.add(ScheduledJob("portal.mail.imap", IMAP_CHECK_INTERVAL_SECONDS, poll_imap))
+    intervals = services.settings.job_intervals
+    app_jobs = [f"{app.manifest.id}.{job.name}" for app in services.registry.apps.values()
+                for job in app.backend.jobs]
     for app in services.registry.apps.values():
         for job in app.backend.jobs:
-            services.jobs.add(ScheduledJob(f"{app.manifest.id}.{job.name}", job.interval_seconds,
+            name = f"{app.manifest.id}.{job.name}"
+            services.jobs.add(ScheduledJob(name, intervals.get(name, job.interval_seconds),
                                            _bind(job.run, app.context)))
+    unknown = sorted(set(intervals) - set(app_jobs))
+    if unknown:
+        logger.warning("--job-interval names unknown jobs %s; the apps' jobs are %s",
+                       unknown, app_jobs)
 
 
 def _bind(run: Callable[[AppContext], Awaitable[None]],

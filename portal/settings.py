@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from portal.auth.passwords import MIN_PASSWORD_LENGTH
+from portal.errors import InvalidInput
+from portal.mail.outbound_relay import RelayConfig, parse_relay_url
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ class Settings:
     secret_key: str = ""
     apps_dir: Path | None = REPOSITORY_ROOT / "apps"
     bus_url: str = "memory://"
+    # uvicorn worker processes; more than one needs PostgreSQL and a Redis bus.
+    workers: int = 1
     # Origins, besides the request's own, that may open the desktop WebSocket, for a
     # portal behind a proxy that rewrites the Host header.
     allowed_origins: tuple[str, ...] = ()
@@ -40,6 +44,21 @@ class Settings:
     ws_heartbeat_seconds: float = 20.0
     ws_send_queue: int = 256
     event_retention: int = 10_000
+    # The portal-wide SMTP relay for outgoing mail; None keeps mail queued until a relay
+    # is configured here or in a workspace's mail settings.
+    smtp_relay: RelayConfig | None = None
+    # Where users reach the portal, for links in mail; empty means http://HOST:PORT.
+    public_url: str = ""
+    # The inbound SMTP listener; port 0 turns it off, and an empty host means `host`.
+    smtp_port: int = 2525
+    smtp_host: str = ""
+    # The longest delay between two pushes to the sync master while it fails.
+    sync_retry_max_seconds: float = 300.0
+    # The most outbox items one push to the sync master carries.
+    sync_batch_size: int = 200
+    # Background job name (such as "ticketcloud.sla_scan") to the seconds between its
+    # runs, replacing the interval the job declares.
+    job_intervals: Mapping[str, float] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -47,6 +66,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'miportal.sqlite3'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
 
 _ENV_PREFIX = "MIPORTAL_"
@@ -72,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", default=env.get(_ENV_PREFIX + "DATABASE_URL", ""),
                         help="SQLAlchemy async URL (MIPORTAL_DATABASE_URL; default a SQLite "
                              "file in the data folder)")
+    parser.add_argument("--bus-url", default=env.get(_ENV_PREFIX + "BUS_URL", "memory://"),
+                        help="event bus that carries events between portal processes: "
+                             "memory:// (one process) or redis://HOST:PORT/DB, with an "
+                             "optional ?channel=NAME for portals that share one Redis "
+                             "(MIPORTAL_BUS_URL; default memory://)")
+    parser.add_argument("--workers", type=_positive(int),
+                        default=env.get(_ENV_PREFIX + "WORKERS", "1"),
+                        help="uvicorn worker processes on the one port; more than 1 needs a "
+                             "postgresql+asyncpg:// database URL and a redis:// bus URL "
+                             "(MIPORTAL_WORKERS; default 1)")
     parser.add_argument("--secret-key", default=env.get(_ENV_PREFIX + "SECRET_KEY", ""),
                         help="key that signs tokens and links (MIPORTAL_SECRET_KEY; default "
                              "generated once and kept in the data folder)")
@@ -102,7 +137,64 @@ def build_parser() -> argparse.ArgumentParser:
                         default=env.get(_ENV_PREFIX + "EVENT_RETENTION", "10000"),
                         help="events kept per workspace for desktops that reconnect; older "
                              "ones are pruned hourly (MIPORTAL_EVENT_RETENTION; default 10000)")
+    parser.add_argument("--smtp-relay", default=env.get(_ENV_PREFIX + "SMTP_RELAY", ""),
+                        help="SMTP relay for outgoing mail, as smtp://host:25, "
+                             "smtp+starttls://user:password@host:587 or smtps://host:465 "
+                             "(MIPORTAL_SMTP_RELAY; default none: mail waits in the outbox "
+                             "until a relay is set here or in a workspace's mail settings). "
+                             "Pass a password through the variable, since flags show in the "
+                             "process list")
+    parser.add_argument("--public-url", default=env.get(_ENV_PREFIX + "PUBLIC_URL", ""),
+                        help="address users reach the portal at, such as "
+                             "https://portal.example.com, for links in mail; its host name "
+                             "is also the default mail domain (MIPORTAL_PUBLIC_URL; default "
+                             "http://HOST:PORT)")
+    parser.add_argument("--smtp-port", type=_port,
+                        default=env.get(_ENV_PREFIX + "SMTP_PORT", "2525"),
+                        help="TCP port of the inbound SMTP listener that receives mail for "
+                             "apps; 0 turns it off (MIPORTAL_SMTP_PORT; default 2525)")
+    parser.add_argument("--sync-retry-max", type=_positive(float),
+                        default=env.get(_ENV_PREFIX + "SYNC_RETRY_MAX", "300"),
+                        help="longest delay in seconds between two pushes to the sync master "
+                             "while it is down or refuses them; the delay doubles from 1 s "
+                             "up to this (MIPORTAL_SYNC_RETRY_MAX; default 300)")
+    parser.add_argument("--sync-batch-size", type=_positive(int),
+                        default=env.get(_ENV_PREFIX + "SYNC_BATCH_SIZE", "200"),
+                        help="most ticket changes one push to the sync master carries; a "
+                             "batch also stays under 8 MiB (MIPORTAL_SYNC_BATCH_SIZE; "
+                             "default 200, at most 1000)")
+    parser.add_argument("--smtp-host", default=env.get(_ENV_PREFIX + "SMTP_HOST", ""),
+                        help="address the inbound SMTP listener listens on (MIPORTAL_SMTP_HOST; "
+                             "default the value of --host)")
+    parser.add_argument("--job-interval", action="append",
+                        default=_split(env.get(_ENV_PREFIX + "JOB_INTERVALS", "")),
+                        help="seconds between the runs of one background job, as "
+                             "NAME=SECONDS such as ticketcloud.sla_scan=5; repeatable "
+                             "(MIPORTAL_JOB_INTERVALS, comma-separated; default each job's "
+                             "own interval)")
     return parser
+
+
+def _job_interval(value: str) -> tuple[str, float]:
+    """Parse NAME=SECONDS for --job-interval, with SECONDS a finite number above 0."""
+    name, _, seconds = value.partition("=")
+    try:
+        number = float(seconds)
+    except ValueError:
+        number = 0.0
+    if not name.strip() or not 0 < number < float("inf"):
+        raise InvalidInput(f"invalid job interval {value!r}: expected NAME=SECONDS such as "
+                           "ticketcloud.sla_scan=5, with SECONDS above 0",
+                           field="job_interval")
+    return name.strip(), number
+
+
+def _port(value: str) -> int:
+    """Parse a TCP port number from 0 to 65535 for argparse."""
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"invalid port {value!r}: expected a number from 0 to 65535")
+    return int(value)
 
 
 def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
@@ -135,6 +227,19 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
     if demo_password is not None and len(demo_password) < MIN_PASSWORD_LENGTH:
         parser.error(f"MIPORTAL_DEMO_PASSWORD is {len(demo_password)} characters long; use at "
                      f"least {MIN_PASSWORD_LENGTH}, or unset it for random passwords.")
+    try:
+        smtp_relay = parse_relay_url(args.smtp_relay)
+    except InvalidInput as error:
+        parser.error(f"--smtp-relay: {error.message}")
+    try:
+        job_intervals = dict(_job_interval(item) for item in args.job_interval)
+    except InvalidInput as error:
+        parser.error(f"--job-interval: {error.message}")
+    public_url = args.public_url.strip().rstrip("/")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        parser.error(f"--public-url {public_url!r}: use an http:// or https:// address.")
+    if args.workers > 1:
+        check_workers_supported(parser, database_url=args.database_url, bus_url=args.bus_url)
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     return Settings(
@@ -142,6 +247,8 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         port=args.port,
         data_dir=data_dir,
         database_url=args.database_url,
+        bus_url=args.bus_url.strip(),
+        workers=args.workers,
         secret_key=args.secret_key or load_or_create_secret_key(data_dir),
         apps_dir=args.apps_dir.resolve() if args.apps_dir else None,
         allowed_origins=tuple(args.allowed_origin),
@@ -151,7 +258,27 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         ws_heartbeat_seconds=args.ws_heartbeat_seconds,
         ws_send_queue=args.ws_send_queue,
         event_retention=args.event_retention,
+        smtp_port=args.smtp_port,
+        smtp_host=args.smtp_host.strip(),
+        sync_retry_max_seconds=args.sync_retry_max,
+        sync_batch_size=min(args.sync_batch_size, 1000),
+        smtp_relay=smtp_relay,
+        public_url=public_url,
+        job_intervals=job_intervals,
     )
+
+
+def check_workers_supported(parser: argparse.ArgumentParser, *, database_url: str,
+                            bus_url: str) -> None:
+    """Reject --workers above 1 unless every process shares PostgreSQL and Redis: SQLite
+    takes one writer at a time, and the in-process bus reaches one process only."""
+    if not database_url.startswith("postgresql"):
+        parser.error("--workers above 1 needs a shared database: set --database-url to "
+                     "postgresql+asyncpg://USER:PASSWORD@HOST/DB (SQLite serves one "
+                     "process).")
+    if not bus_url.startswith(("redis://", "rediss://", "unix://")):
+        parser.error(f"--workers above 1 needs a shared event bus, but --bus-url is "
+                     f"{bus_url!r}: set it to redis://HOST:PORT/DB.")
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from portal.sdk import Role, app_context, find_users, require_role, tenant_id
 from ticketcloud.api_support import json_response, path_id, read_json, require_agent
 from ticketcloud.categories import list_categories
+from ticketcloud.mail_in import do_set_support_address, load_support_address
 from ticketcloud.models import Rule
 from ticketcloud.ratings import RatingRollup, ratings_report
 from ticketcloud.rule_store import (
@@ -119,7 +120,9 @@ async def list_teams_route(request: Request) -> Response:
             assert team.id is not None
             members = await team_members(session, tenant, team.id)
             items.append({"id": team.id, "name": team.name, "strategy": team.strategy.value,
-                          "member_ids": [member.user_id for member in members]})
+                          "member_ids": [member.user_id for member in members],
+                          "lead_ids": [member.user_id for member in members
+                                       if member.is_lead]})
     return json_response({"items": items})
 
 
@@ -141,6 +144,26 @@ async def list_agents(request: Request) -> Response:
         away = await away_user_ids(session, tenant, [user.id for user in users])
     return json_response({"items": [{"id": user.id, "name": user.name, "away": user.id in away}
                                     for user in users]})
+
+
+async def get_mail_settings(request: Request) -> Response:
+    """Return the support address whose mail becomes tickets (null when none is set)."""
+    require_role(request, Role.ADMIN)
+    async with app_context(request).db.read() as session:
+        address = await load_support_address(session, tenant_id(request))
+    return json_response({"support_address": address})
+
+
+async def replace_mail_settings(request: Request) -> Response:
+    """Set the support address (null stops receiving mail); the portal routes its mail
+    to TicketCloud at once."""
+    require_role(request, Role.ADMIN)
+    data = await read_json(request, allowed=("support_address",),
+                           required=("support_address",))
+    async with app_context(request).transaction() as session:
+        address = await do_set_support_address(session, tenant_id(request),
+                                               data["support_address"])
+    return json_response({"support_address": address})
 
 
 def _rollup(item: RatingRollup) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from portal.sdk import (
+    AppContext,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -36,8 +37,12 @@ from ticketcloud.attachments import message_attachments
 from ticketcloud.categories import access_category
 from ticketcloud.conversation import Author, do_reply
 from ticketcloud.history import ticket_history
+from ticketcloud.mail_out import failed_mail
+from ticketcloud.mail_views import add_mail_details, html_document
 from ticketcloud.models import Message, Ticket, Visibility
 from ticketcloud.settings import load_settings
+from ticketcloud.sla.listing import add_next_due
+from ticketcloud.sla.targets import target_json, ticket_targets
 from ticketcloud.tickets import access_ticket, do_create_ticket, ticket_messages
 from ticketcloud.updates import EDITABLE, do_update_ticket
 from ticketcloud.views import agent_view, public_view
@@ -53,6 +58,8 @@ async def list_tickets(request: Request) -> Response:
     async with app_context(request).db.read() as session:
         page = await search_tickets(session, who, query, customer=customer)
         items = [await _summary(session, ticket, customer=customer) for ticket in page.tickets]
+        if not customer:
+            await add_next_due(session, who.tenant_id, page.tickets, items)
     next_link = (str(request.url.remove_query_params(["cursor", "page"])
                      .include_query_params(**page.next_params))
                  if page.next_params is not None else None)
@@ -83,7 +90,7 @@ async def create_ticket(request: Request) -> Response:
         ticket = await do_create_ticket(
             context, session, tenant_id=tenant_id(request), subject=data["subject"],
             body=data["body"], channel="api", category=data.get("category_id"), **requester)
-        view = await _full_view(session, ticket, who)
+        view = await _full_view(context, session, ticket, who, created=True)
     location = f"{request.url.path}/{ticket.number}"
     return json_response(view, status_code=201, headers={"Location": location})
 
@@ -92,7 +99,7 @@ async def get_ticket(request: Request) -> Response:
     who = principal(request)
     async with app_context(request).db.read() as session:
         ticket = await access_ticket(session, tenant_id(request), _number(request), who)
-        return json_response(await _full_view(session, ticket, who))
+        return json_response(await _full_view(app_context(request), session, ticket, who))
 
 
 async def update_ticket(request: Request) -> Response:
@@ -115,15 +122,16 @@ async def update_ticket(request: Request) -> Response:
             if error.code == "stale_version":
                 error.field = "version"
             raise
-        view = await _full_view(session, ticket, who)
+        view = await _full_view(context, session, ticket, who)
     return json_response(view)
 
 
 async def list_messages(request: Request) -> Response:
     who = principal(request)
-    async with app_context(request).db.read() as session:
+    context = app_context(request)
+    async with context.db.read() as session:
         ticket = await access_ticket(session, tenant_id(request), _number(request), who)
-        view = await _full_view(session, ticket, who)
+        view = await _full_view(context, session, ticket, who)
     return json_response({"items": view["messages"]})
 
 
@@ -145,6 +153,18 @@ async def get_history(request: Request) -> Response:
         ticket = await access_ticket(session, tenant_id(request), _number(request), who)
         view = agent_view(ticket, (), history=await ticket_history(session, ticket))
     return json_response({"items": view["history"]})
+
+
+async def get_message_html(request: Request) -> Response:
+    """Return the HTML version of a mail message, as a document for a sandboxed iframe
+    (agents only)."""
+    who = require_agent(request)
+    context = app_context(request)
+    async with context.db.read() as session:
+        ticket = await access_ticket(session, tenant_id(request), _number(request), who)
+        document = await html_document(context, session, ticket,
+                                       path_id(request, "message_id"))
+    return json_response({"document": document})
 
 
 async def _add_message(request: Request, visibility: Visibility) -> Response:
@@ -172,16 +192,32 @@ async def message_view(session: AsyncSession, ticket: Ticket, message: Message,
     return item
 
 
-async def _full_view(session: AsyncSession, ticket: Ticket, who: Principal) -> dict[str, Any]:
+async def _full_view(context: AppContext, session: AsyncSession, ticket: Ticket,
+                     who: Principal, *, created: bool = False) -> dict[str, Any]:
+    """Return the ticket as `who` sees it. `created` says the ticket was created through
+    the API in this transaction: no mail of it was tried yet and none came in, so the
+    mail parts are empty without reading them."""
     agent = is_agent(who)
     messages = await ticket_messages(session, ticket, include_internal=agent)
     attachments = await message_attachments(session, ticket.tenant_id,
                                             [message.id for message in messages if message.id])
     if agent:
-        return agent_view(ticket, messages, attachments=attachments,
+        view = agent_view(ticket, messages, attachments=attachments,
                           history=await ticket_history(session, ticket))
-    return public_view(ticket, messages, attachments=attachments,
-                       category_name=await _category_name(session, ticket))
+        view["sla"] = [target_json(target) for target in await ticket_targets(session, ticket)]
+        view["mail_errors"] = [] if created else await failed_mail(context, session, ticket)
+    else:
+        view = public_view(ticket, messages, attachments=attachments,
+                           category_name=await _category_name(session, ticket))
+    if created:
+        for item in view["messages"]:
+            item["mail"] = None
+        if agent:
+            view["participants"] = []
+            view["bouncing"] = []
+    else:
+        await add_mail_details(session, ticket, view, agent=agent)
+    return view
 
 
 async def _summary(session: AsyncSession, ticket: Ticket, *, customer: bool) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import AppContext, Conflict, Forbidden, Principal, Role, UserRecord, utcnow
-from ticketcloud import ticket_events
+from ticketcloud import mail_out, ticket_events
 from ticketcloud.attachments import AttachmentUpload, check_attachments, do_store_attachments
 from ticketcloud.checks import check_body, check_choice, check_email, check_person_name
 from ticketcloud.history import record_change
 from ticketcloud.models import Message, Ticket, Visibility
+from ticketcloud.sla import targets as sla_targets
 from ticketcloud.status import Status, check_transition
 from ticketcloud.updates import claim_version, set_status
 
@@ -97,7 +98,9 @@ async def do_reply(
     session.add(ticket)
     await session.flush()
 
+    await sla_targets.record_message(session, ticket, message, now)
     await ticket_events.publish_replied(context, session, ticket, message)
+    await mail_out.send_public_reply(context, session, ticket, message)
     if new_status is not None:
         changes = {"status": {"old": old_status.value, "new": new_status.value}}
         await ticket_events.publish_updated(context, session, ticket, changes,

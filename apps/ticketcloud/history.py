@@ -36,15 +36,18 @@ async def describe(session: AsyncSession, tenant_id: int, field: str,
 async def record_change(
     session: AsyncSession, ticket: Ticket, *, field: str, old: object, new: object,
     actor_user_id: int | None = None, rule_id: int | None = None,
-    rule_name: str | None = None, reason: str = "",
+    rule_name: str | None = None, reason: str = "", new_label: str | None = None,
 ) -> HistoryEntry:
-    """Add a history entry for a change of `field` from `old` to `new` (raw values)."""
+    """Add a history entry for a change of `field` from `old` to `new` (raw values).
+    `new_label` is how people read `new` when the caller already knows it, such as the
+    name of the agent it just picked."""
     assert ticket.id is not None
     entry = HistoryEntry(
         tenant_id=ticket.tenant_id, ticket_id=ticket.id, actor_user_id=actor_user_id,
         rule_id=rule_id, rule_name=rule_name, field=field,
         old_value=_cut(await describe(session, ticket.tenant_id, field, old)),
-        new_value=_cut(await describe(session, ticket.tenant_id, field, new)),
+        new_value=_cut(new_label if new_label is not None
+                       else await describe(session, ticket.tenant_id, field, new)),
         reason=_cut(reason) or "",
     )
     session.add(entry)

@@ -112,7 +112,14 @@ class Ticket(SQLModel, table=True):
     __tablename__ = "ticketcloud_ticket"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "number", name="uq_ticketcloud_ticket_number"),
-        sa.Index("ix_ticketcloud_ticket_status", "tenant_id", "status"),
+        # One index per queue sort order, each led by (tenant, status): see
+        # api_listing.search_tickets and migration ticketcloud_0010.
+        sa.Index("ix_ticketcloud_ticket_queue_created", "tenant_id", "status", "created_at",
+                 "number"),
+        sa.Index("ix_ticketcloud_ticket_queue_updated", "tenant_id", "status", "updated_at",
+                 "number"),
+        sa.Index("ix_ticketcloud_ticket_queue_priority", "tenant_id", "status", "priority",
+                 "number"),
         sa.Index("ix_ticketcloud_ticket_assignee", "tenant_id", "assignee_id", "status"),
     )
 
@@ -230,6 +237,107 @@ class Rating(SQLModel, table=True):
     created_at: datetime = timestamp()
 
 
+class MailDirection(enum.StrEnum):
+    """How a Message-ID came to a ticket: on mail we sent, on mail we received, or named
+    in the References of received mail before that mail itself arrived."""
+
+    OUT = "out"
+    IN = "in"
+    REFERENCED = "referenced"
+
+
+class MailThread(SQLModel, table=True):
+    """A Message-ID sent or received on a ticket, so that replies thread onto it."""
+
+    __tablename__ = "ticketcloud_mail_thread"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "message_id", name="uq_ticketcloud_mail_thread_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    ticket_id: int = Field(foreign_key="ticketcloud_ticket.id", index=True)
+    # With its angle brackets, as in the Message-ID header.
+    message_id: str = Field(max_length=998)
+    direction: MailDirection = enum_field(MailDirection)
+    # The conversation message the mail carried; None for mail that carried none, such
+    # as the confirmation of a new ticket or a rating request.
+    ticketcloud_message_id: int | None = Field(default=None,
+                                               foreign_key="ticketcloud_message.id")
+    created_at: datetime = timestamp()
+
+
+class MailParticipant(SQLModel, table=True):
+    """Someone besides the requester who takes part in a ticket's mail conversation, such
+    as a colleague in Cc; agents' public replies are copied to them."""
+
+    __tablename__ = "ticketcloud_mail_participant"
+    __table_args__ = (
+        sa.UniqueConstraint("ticket_id", "email", name="uq_ticketcloud_mail_participant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    ticket_id: int = Field(foreign_key="ticketcloud_ticket.id", index=True)
+    # Lowercased.
+    email: str = Field(max_length=MAX_EMAIL)
+    name: str = Field(default="", max_length=MAX_PERSON_NAME)
+    created_at: datetime = timestamp()
+
+
+class MailBounce(SQLModel, table=True):
+    """A delivery failure report for mail of a ticket: the address bounced."""
+
+    __tablename__ = "ticketcloud_mail_bounce"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    ticket_id: int = Field(foreign_key="ticketcloud_ticket.id", index=True)
+    # Lowercased.
+    email: str = Field(max_length=MAX_EMAIL)
+    # The RFC 3463 status code, such as 5.1.1, or "" when the report had none.
+    status: str = Field(default="", max_length=32)
+    permanent: bool = True
+    diagnostic: str = Field(default="", max_length=MAX_HISTORY_VALUE)
+    created_at: datetime = timestamp()
+
+
+class MailDetail(SQLModel, table=True):
+    """What a conversation message received by mail keeps beyond its body, which is the
+    mail's new text: the quoted history, the signature, the sanitized HTML and the
+    attachments that were not stored."""
+
+    __tablename__ = "ticketcloud_mail_detail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    message_id: int = Field(foreign_key="ticketcloud_message.id", unique=True)
+    # The portal's inbound mail row, whose stored file is the original message. No
+    # foreign key: the portal may prune its rows.
+    inbound_id: int | None = Field(default=None, index=True)
+    quoted_text: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    signature: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    # Sanitized by the portal's parser (nh3); images may only reference `cid:` parts.
+    html: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # Content-ID (without angle brackets) to the attachment id that stores the part.
+    inline_images: dict[str, Any] = json_field(default_factory=dict)
+    # [{"filename": ..., "size": ..., "reason": ...}] for parts over the limits.
+    skipped: list[dict[str, Any]] = json_field()
+    created_at: datetime = timestamp()
+
+
+class MailAutoReply(SQLModel, table=True):
+    """One automatic reply (a confirmation) sent to an address, for the rate limit."""
+
+    __tablename__ = "ticketcloud_mail_auto_reply"
+    __table_args__ = (
+        sa.Index("ix_ticketcloud_mail_auto_reply_email", "tenant_id", "email", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    # Lowercased.
+    email: str = Field(max_length=MAX_EMAIL)
+    created_at: datetime = timestamp()
+
+
 class TicketCounter(SQLModel, table=True):
     """The last ticket number handed out per tenant."""
 
@@ -250,6 +358,139 @@ class TenantSettings(SQLModel, table=True):
     expose_category: bool = False
 
 
+class MailTemplateKind(enum.StrEnum):
+    """The mails whose text an admin can change; `mail_templates.py` has the defaults."""
+
+    CONFIRMATION = "confirmation"
+    REPLY = "reply"
+    RATING_REQUEST = "rating_request"
+
+
+class MailTemplate(SQLModel, table=True):
+    """A tenant's own Jinja2 templates for one kind of mail; a kind without a row uses
+    the default templates."""
+
+    __tablename__ = "ticketcloud_mail_template"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "kind", name="uq_ticketcloud_mail_template_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    kind: MailTemplateKind = enum_field(MailTemplateKind)
+    subject: str = Field(max_length=500)
+    text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # None sends a plain text mail.
+    html: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    updated_by: int | None = None
+    updated_at: datetime = timestamp()
+
+
+class SlaCalendar(SQLModel, table=True):
+    """Business hours for SLA targets; `sla.calendars.check_calendar` defines the JSON."""
+
+    __tablename__ = "ticketcloud_sla_calendar"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "name", name="uq_ticketcloud_sla_calendar_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    name: str = Field(max_length=MAX_NAME)
+    # An IANA zone name; business hours are wall-clock times of this zone.
+    time_zone: str = Field(max_length=64)
+    # Weekday ("mon".."sun") to a list of ["HH:MM", "HH:MM"] intervals.
+    hours: dict[str, Any] = json_field(default_factory=dict)
+    # [{"date": "YYYY-MM-DD", "name": "..."}], sorted by date.
+    holidays: list[dict[str, str]] = json_field()
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+
+
+class SlaPolicy(SQLModel, table=True):
+    """An SLA policy; `sla.policies.check_policy` defines the shape of its conditions."""
+
+    __tablename__ = "ticketcloud_sla_policy"
+    __table_args__ = (sa.Index("ix_ticketcloud_sla_policy_position", "tenant_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    position: int
+    name: str = Field(max_length=MAX_NAME)
+    enabled: bool = True
+    conditions: dict[str, Any] = json_field(default_factory=dict)
+    # None measures the targets on the 24/7 calendar in UTC.
+    calendar_id: int | None = Field(default=None, foreign_key="ticketcloud_sla_calendar.id")
+    # Business minutes per target kind; None sets no target of that kind.
+    first_response_minutes: int | None = None
+    next_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+    # The share of a target's time, in percent, after which the target counts as at risk.
+    warning_percent: int = 80
+    # What the scanner does when a target of this policy is breached, besides publishing
+    # the breach: [{"action": "notify" | "raise_priority" | "reassign", ...}]; see
+    # `sla.escalation_actions.check_escalation`.
+    escalation: list[dict[str, Any]] = json_field(default_factory=lambda: [{"action": "notify"}])
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+
+
+class TargetKind(enum.StrEnum):
+    FIRST_RESPONSE = "first_response"
+    NEXT_RESPONSE = "next_response"
+    RESOLUTION = "resolution"
+
+
+class TargetState(enum.StrEnum):
+    """A target's clock: running, paused (the ticket waits on the customer or on hold),
+    met (completed by its due time) or breached (completed after it)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+
+
+class SlaTarget(SQLModel, table=True):
+    """One SLA target of one ticket, such as its first response due in 60 business
+    minutes. `sla.targets` moves it through its states."""
+
+    __tablename__ = "ticketcloud_sla_target"
+    __table_args__ = (
+        # The scanner's queries (sla.targets.due_targets and at_risk_targets): running
+        # targets not yet published, by due time and by warning time, across tenants, so
+        # that a pass reads only the rows it publishes.
+        sa.Index("ix_ticketcloud_sla_target_due", "state", "breach_published", "due_at"),
+        sa.Index("ix_ticketcloud_sla_target_warn", "state", "warning_published", "warn_at"),
+        # The ticket list's `sla=overdue` and `sla=at_risk` filters, within one tenant.
+        sa.Index("ix_ticketcloud_sla_target_tenant_due", "tenant_id", "state", "due_at"),
+        sa.Index("ix_ticketcloud_sla_target_tenant_warn", "tenant_id", "state", "warn_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    ticket_id: int = Field(foreign_key="ticketcloud_ticket.id", index=True)
+    kind: TargetKind = enum_field(TargetKind)
+    state: TargetState = enum_field(TargetState, default=TargetState.RUNNING)
+    # No foreign keys: a target outlives its policy and calendar being deleted.
+    policy_id: int | None = None
+    calendar_id: int | None = None
+    target_minutes: int
+    # Business minutes after which the target is at risk (the policy's warning share).
+    warning_minutes: int
+    # Business minutes consumed before `running_since`, through earlier runs of the clock.
+    consumed_minutes: int = 0
+    started_at: datetime = timestamp()
+    # When the clock last started or resumed; None while paused or completed.
+    running_since: datetime | None = timestamp(nullable=True)
+    # When the target is due and when it becomes at risk; None while paused.
+    due_at: datetime | None = timestamp(nullable=True)
+    warn_at: datetime | None = timestamp(nullable=True)
+    completed_at: datetime | None = timestamp(nullable=True)
+    # Set by the scanner once it published the warning and the breach event.
+    warning_published: bool = False
+    breach_published: bool = False
+    updated_at: datetime = timestamp()
+
+
 # In an order safe for deletion: a table comes before the tables that reference it, and
 # the portal purges in reverse order. manifest.json's "data.tables" repeats this list.
 TENANT_TABLES = (
@@ -257,4 +498,9 @@ TENANT_TABLES = (
     Team.__tablename__, TeamMember.__tablename__, AgentProfile.__tablename__,
     Rule.__tablename__, Ticket.__tablename__, Message.__tablename__,
     Attachment.__tablename__, HistoryEntry.__tablename__, Rating.__tablename__,
+    MailThread.__tablename__, MailParticipant.__tablename__, MailBounce.__tablename__,
+    MailDetail.__tablename__, MailAutoReply.__tablename__, MailTemplate.__tablename__,
+    SlaCalendar.__tablename__, SlaPolicy.__tablename__, SlaTarget.__tablename__,
+    # Defined in sync_models.py, which imports this module.
+    "ticketcloud_sync_ticket", "ticketcloud_synced_ticket", "ticketcloud_synced_change",
 )

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ticketcloud import openapi_mail_templates, openapi_sla, openapi_sync
 from ticketcloud.api_attachments import MAX_UPLOAD_BYTES
 from ticketcloud.api_listing import DEFAULT_PER_PAGE, MAX_PER_PAGE, SORT_FIELDS
 from ticketcloud.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 from ticketcloud.checks import MAX_BODY
-from ticketcloud.models import MAX_SUBJECT, AssignmentStrategy, Channel, Priority, Visibility
+from ticketcloud.models import (
+    MAX_NAME,
+    MAX_SUBJECT,
+    AssignmentStrategy,
+    Channel,
+    Priority,
+    Visibility,
+)
+from ticketcloud.reports import RECENT_COMMENTS, SCORES
 from ticketcloud.rules import ActionType, ConditionField, Operator
+from ticketcloud.settings import MAX_AUTO_CLOSE_HOURS
 from ticketcloud.status import Status
 from ticketcloud.views import CUSTOMER_STATUS
 
@@ -60,6 +70,11 @@ def _ticket_schemas() -> dict[str, Schema]:
         **public_message, "visibility": enum_of(Visibility),
         "author_user_id": nullable("integer"), "author_email": nullable("string"),
     }
+    # `mail` is in the ticket's messages, not in the response to a new reply.
+    public_message["mail"] = _mail_detail(agent=False)
+    agent_message["mail"] = _mail_detail(agent=True)
+    message_required = tuple(name for name in public_message if name != "mail")
+    agent_message_required = tuple(name for name in agent_message if name != "mail")
     history = obj({"field": {"type": "string"}, "old": nullable("string"),
                    "new": nullable("string"), "actor_user_id": nullable("integer"),
                    "rule_id": nullable("integer"), "rule_name": nullable("string"),
@@ -94,14 +109,29 @@ def _ticket_schemas() -> dict[str, Schema]:
             "field": {"type": "string", "description": "The input at fault, when one is."},
         }, required=("code", "message"))}),
         "Attachment": attachment,
-        "PublicMessage": obj(public_message),
-        "AgentMessage": obj(agent_message),
+        "PublicMessage": obj(public_message, required=message_required),
+        "AgentMessage": obj(agent_message, required=agent_message_required),
         "HistoryEntry": history,
-        "AgentTicketSummary": obj(agent_summary),
+        "MailError": obj({
+            "message_id": {**nullable("integer"),
+                           "description": "The conversation message the mail carried; null "
+                                          "for a confirmation or rating request."},
+            "to": {"type": "array", "items": {"type": "string"}},
+            "error": {"type": "string", "description": "The mail server's reply, such as "
+                                                       "550 No such user."},
+        }),
+        "AgentTicketSummary": obj({
+            **agent_summary,
+            "sla_due": {"oneOf": [ref("SlaTarget"), {"type": "null"}],
+                        "description": "The running SLA target due first, else a paused "
+                                       "one; null without either."}}),
         "PublicTicketSummary": obj(public_summary, required=public_required),
         "AgentTicket": obj({**agent_summary,
                             "messages": {"type": "array", "items": ref("AgentMessage")},
-                            "history": {"type": "array", "items": ref("HistoryEntry")}}),
+                            "history": {"type": "array", "items": ref("HistoryEntry")},
+                            "sla": {"type": "array", "items": ref("SlaTarget")},
+                            "mail_errors": {"type": "array", "items": ref("MailError")},
+                            **_mail_people()}),
         "PublicTicket": obj({**public_summary,
                              "messages": {"type": "array", "items": ref("PublicMessage")}},
                             required=(*public_required, "messages")),
@@ -134,6 +164,36 @@ def _ticket_schemas() -> dict[str, Schema]:
                                "description": f"At most {MAX_ATTACHMENT_BYTES:,} bytes."}},
             "body": {"type": "string"}, "visibility": enum_of(Visibility)},
             required=("file",)),
+    }
+
+
+def _mail_detail(*, agent: bool) -> Schema:
+    """A mail message's parts besides its body; null for a message not received by mail."""
+    properties: dict[str, Schema] = {
+        "quoted_text": {"type": "string", "description": "The quoted history."},
+        "signature": {"type": "string"}}
+    if agent:
+        properties.update(
+            has_html={"type": "boolean", "description": "Whether GET .../html has a "
+                                                        "version to show."},
+            skipped={"type": "array", "description": "Attachments over the limits, kept only "
+                     "in the original mail.", "items": obj({
+                         "filename": {"type": "string"}, "size": {"type": "integer"},
+                         "reason": {"type": "string"}})},
+            inbound_id=nullable("integer"))
+    return {"oneOf": [obj(properties), {"type": "null"}]}
+
+
+def _mail_people() -> dict[str, Schema]:
+    return {
+        "participants": {"type": "array", "description": "People besides the requester "
+                         "who get agents' public replies in Cc.", "items": obj({
+                             "email": {"type": "string"}, "name": {"type": "string"}})},
+        "bouncing": {"type": "array", "description": "Addresses whose mail bounced.",
+                     "items": obj({"email": {"type": "string"}, "status": {"type": "string"},
+                                   "permanent": {"type": "boolean"},
+                                   "diagnostic": {"type": "string"},
+                                   "created_at": {"type": "string", "format": "date-time"}})},
     }
 
 
@@ -189,23 +249,83 @@ def _directory_schemas() -> dict[str, Schema]:
                               "teams": {"type": "array", "items": rollup}}),
         "Team": obj({"id": {"type": "integer"}, "name": {"type": "string"},
                      "strategy": enum_of(AssignmentStrategy),
-                     "member_ids": {"type": "array", "items": {"type": "integer"}}}),
+                     "member_ids": {"type": "array", "items": {"type": "integer"}},
+                     "lead_ids": {"type": "array", "items": {"type": "integer"}}}),
         "Category": obj({"id": {"type": "integer"}, "name": {"type": "string"}}),
         "Agent": obj({"id": {"type": "integer"}, "name": {"type": "string"},
                       "away": {"type": "boolean"}}),
     }
 
 
-def _schemas() -> dict[str, Schema]:
-    return {**_ticket_schemas(), **_rule_schemas(), **_directory_schemas()}
+def _configuration_schemas() -> dict[str, Schema]:
+    name = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
+    strategy = {**enum_of(AssignmentStrategy), "default": AssignmentStrategy.ROUND_ROBIN.value}
+    hours = {"type": "integer", "minimum": 1, "maximum": MAX_AUTO_CLOSE_HOURS}
+    breakdown = obj({
+        "id": {"type": "integer"}, "count": {"type": "integer"}, "average": {"type": "number"},
+        "distribution": obj({str(score): {"type": "integer"} for score in SCORES}),
+        "recent": {"type": "array", "maxItems": RECENT_COMMENTS, "items": obj({
+            "ticket_number": {"type": "integer"},
+            "score": {"type": "integer", "minimum": 1, "maximum": 5},
+            "comment": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"}})},
+    })
+    return {
+        "TeamDetail": obj({"id": {"type": "integer"}, "name": {"type": "string"},
+                           "strategy": enum_of(AssignmentStrategy),
+                           "members": {"type": "array", "items": obj({
+                               "user_id": {"type": "integer"}, "name": {"type": "string"},
+                               "is_lead": {"type": "boolean"}, "away": {"type": "boolean"}})}}),
+        "NewTeam": obj({"name": name, "strategy": strategy}, required=("name",)),
+        "TeamChanges": obj({"name": name, "strategy": enum_of(AssignmentStrategy)},
+                           required=()),
+        "NewMember": obj({"user_id": {"type": "integer"},
+                          "is_lead": {"type": "boolean", "default": False}},
+                         required=("user_id",)),
+        "MemberChanges": obj({"is_lead": {"type": "boolean"}}),
+        "CategoryInput": obj({"name": name}),
+        "AgentChanges": obj({"away": {"type": "boolean"}}),
+        "Settings": obj({"auto_close_hours": hours, "expose_category": {"type": "boolean"}}),
+        "SettingsChanges": obj({"auto_close_hours": hours,
+                                "expose_category": {"type": "boolean"}}, required=()),
+        "RatingsBreakdown": obj({"agents": {"type": "array", "items": breakdown},
+                                 "teams": {"type": "array", "items": breakdown}}),
+    }
 
+
+def _schemas() -> dict[str, Schema]:
+    return {**_ticket_schemas(), **_rule_schemas(), **_directory_schemas(),
+            **_configuration_schemas(), **_mail_schemas()}
+
+
+def _mail_schemas() -> dict[str, Schema]:
+    return {"MailSettings": obj({"support_address": {
+        "type": ["string", "null"], "format": "email",
+        "description": "Mail to this address becomes a ticket; null receives no mail."}})}
+
+
+def _mail_paths() -> dict[str, Any]:
+    admin = "Admins only."
+    return {
+        "/settings/mail": {
+            "get": _op("Get the support address", _ok(ref("MailSettings"),
+                       "The support address."), "403", tag="settings", description=admin),
+            "put": _op("Set the support address", _ok(ref("MailSettings"),
+                       "The support address as stored, lowercased."), "403", "409", "422",
+                       body=_body("MailSettings"), tag="settings",
+                       description=admin + " The portal routes the address's mail to "
+                       "TicketCloud at once; 409 when another workspace receives it."),
+        },
+    }
 
 
 _ERRORS = {
     "401": "Not signed in, or the token is invalid.",
     "403": "The caller's role does not allow this, or the CSRF token is missing.",
     "404": "Not found, or not visible to the caller.",
-    "409": "Conflict: `stale_version` when the ticket changed since it was loaded.",
+    "409": "Conflict: `stale_version` when the ticket changed since it was loaded, "
+           "`team_in_use` or `category_in_use` when tickets still name what is deleted, "
+           "`conflict` for a name that is taken.",
     "411": "The upload has no Content-Length.",
     "413": "The upload is too large.",
     "422": "Invalid input; `field` names it.",
@@ -255,12 +375,16 @@ def _query(name: str, description: str, schema: Schema) -> dict[str, Any]:
 _LIST_PARAMETERS = [
     _query("status", "Comma-separated statuses.", {"type": "string"}),
     _query("priority", "Agents only.", enum_of(Priority)),
-    _query("team", "A team id. Agents only.", {"type": "integer"}),
-    _query("assignee", "A user id, or `me`. Agents only.", {"type": "string"}),
+    _query("team", "Comma-separated team ids, where `mine` adds the caller's teams; a "
+           "ticket of any of them matches. Agents only.", {"type": "string"}),
+    _query("assignee", "A user id, `me`, or `none` for unassigned tickets. Agents only.",
+           {"type": "string"}),
     _query("category", "A category id. Agents only.", {"type": "integer"}),
     _query("tag", "Agents only.", {"type": "string"}),
     _query("q", "Text in the subject or a message body (customers: public messages).",
            {"type": "string", "maxLength": 200}),
+    _query("sla", "`overdue`: a running SLA target is past due; `at_risk`: one is past "
+           "its warning time but not due yet. Agents only.", enum_of(("overdue", "at_risk"))),
     _query("sort", "The sort key.", {**enum_of(SORT_FIELDS), "default": "created_at"}),
     _query("order", "The sort direction.", {**enum_of(("asc", "desc")), "default": "desc"}),
     _query("cursor", "From a previous page's `next` link.", {"type": "string"}),
@@ -311,6 +435,15 @@ def _paths() -> dict[str, Any]:
             "parameters": number,
             "get": _op("Get a ticket's history",
                        _ok(list_of(ref("HistoryEntry")), "Oldest first."), "403", "404"),
+        },
+        "/tickets/{number}/messages/{message_id}/html": {
+            "parameters": [*number, _path_parameter("message_id", "The message's id.")],
+            "get": _op("Get the HTML version of a mail message",
+                       _ok({"type": "object", "required": ["document"], "properties": {
+                           "document": {"type": "string"}}},
+                           "The sanitized HTML as a whole document with a Content-Security-"
+                           "Policy that blocks scripts; show it only in a sandboxed iframe's "
+                           "srcdoc."), "403", "404"),
         },
         "/tickets/{number}/attachments": {
             "parameters": number,
@@ -368,6 +501,86 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _configuration_paths() -> dict[str, Any]:
+    team_id = [_path_parameter("team_id", "The team's id.")]
+    member = [*team_id, _path_parameter("user_id", "The member's user id.")]
+    admin = "Admins only."
+    return {
+        "/teams": {"post": _op("Create a team", _ok(ref("TeamDetail"), "The team.", "201"),
+                               "403", "409", "422", body=_body("NewTeam"), tag="directory",
+                               description=admin)},
+        "/teams/{team_id}": {
+            "parameters": team_id,
+            "get": _op("Get a team", _ok(ref("TeamDetail"), "With its members."), "403",
+                       "404", tag="directory"),
+            "patch": _op("Rename a team or change its strategy",
+                         _ok(ref("TeamDetail"), "The team."), "403", "404", "409", "422",
+                         body=_body("TeamChanges"), tag="directory", description=admin),
+            "delete": _op("Delete a team", _ok(None, "Deleted with its memberships.", "204"),
+                          "403", "404", "409", tag="directory",
+                          description=admin + " 409 `team_in_use` while a ticket or a rating "
+                          "names the team."),
+        },
+        "/teams/{team_id}/members": {
+            "parameters": team_id,
+            "post": _op("Add a member", _ok(ref("TeamDetail"), "The team.", "201"), "403",
+                        "404", "409", "422", body=_body("NewMember"), tag="directory",
+                        description=admin + " The user must be an active agent or admin."),
+        },
+        "/teams/{team_id}/members/{user_id}": {
+            "parameters": member,
+            "patch": _op("Make a member a lead or not", _ok(ref("TeamDetail"), "The team."),
+                         "403", "404", "422", body=_body("MemberChanges"), tag="directory",
+                         description=admin),
+            "delete": _op("Remove a member", _ok(None, "Removed.", "204"), "403", "404",
+                          tag="directory", description=admin),
+        },
+        "/categories": {"post": _op("Create a category",
+                                    _ok(ref("Category"), "The category.", "201"), "403", "409",
+                                    "422", body=_body("CategoryInput"), tag="directory",
+                                    description=admin)},
+        "/categories/{category_id}": {
+            "parameters": [_path_parameter("category_id", "The category's id.")],
+            "patch": _op("Rename a category", _ok(ref("Category"), "The category."), "403",
+                         "404", "409", "422", body=_body("CategoryInput"), tag="directory",
+                         description=admin),
+            "delete": _op("Delete a category", _ok(None, "Deleted.", "204"), "403", "404",
+                          "409", tag="directory",
+                          description=admin + " 409 `category_in_use` while a ticket has it."),
+        },
+        "/agents/{user_id}": {
+            "parameters": [_path_parameter("user_id", "The agent's user id.")],
+            "patch": _op("Set an agent's away flag", _ok(ref("Agent"), "The agent."), "403",
+                         "404", "422", body=_body("AgentChanges"), tag="directory",
+                         description="Agents set their own; admins anyone's. Team "
+                                     "assignment skips agents who are away."),
+        },
+        "/settings": {
+            "get": _op("Get TicketCloud's settings", _ok(ref("Settings"), "The settings."),
+                       "403", tag="settings"),
+            "patch": _op("Change TicketCloud's settings", _ok(ref("Settings"), "All settings."),
+                         "403", "422", body=_body("SettingsChanges"), tag="settings",
+                         description=admin + " A setting left out keeps its value."),
+        },
+        "/ratings/breakdown": {
+            "get": _op("Ratings per agent and team in detail",
+                       _ok(ref("RatingsBreakdown"), "Count, average, scores 1 to 5 and the "
+                           f"{RECENT_COMMENTS} newest comments, per agent and per team."),
+                       "403", tag="reports"),
+        },
+    }
+
+
+def _merge_paths(*groups: dict[str, Any]) -> dict[str, Any]:
+    """Return the path items of `groups` combined, joining the operations of a path that
+    several groups name, such as GET and POST of /teams."""
+    merged: dict[str, Any] = {}
+    for group in groups:
+        for path, item in group.items():
+            merged[path] = {**merged.get(path, {}), **item}
+    return merged
+
+
 def openapi_document(server_url: str) -> dict[str, Any]:
     """Return the OpenAPI 3.1.0 document with `server_url` as the API's base URL."""
     return {
@@ -378,9 +591,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                 "\"message\", \"field\"}}`."},
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
-        "paths": _paths(),
+        "paths": _merge_paths(_paths(), _configuration_paths(), openapi_sla.sla_paths(),
+                               _mail_paths(), openapi_mail_templates.template_paths(),
+                               openapi_sync.sync_paths()),
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **openapi_sla.sla_schemas(),
+                        **openapi_mail_templates.template_schemas(),
+                        **openapi_sync.sync_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "A MiPortal API token."}},
             "responses": {f"E{code}": {"description": description,

@@ -34,6 +34,7 @@ from portal.sdk import (
 from ticketcloud.attachments import attachment_path, message_attachments
 from ticketcloud.categories import access_category
 from ticketcloud.conversation import Author, do_reply
+from ticketcloud.mail_views import add_mail_details
 from ticketcloud.models import Attachment, Message, Rating, Ticket, Visibility
 from ticketcloud.public_form import attachments_error, message_error
 from ticketcloud.public_pages import (
@@ -217,8 +218,9 @@ async def _ticket_page(request: Request, who: Principal, number: int, *,
             session, who.tenant_id, [message.id for message in messages if message.id])
         category_name = await _exposed_category(session, ticket)
         rating = await _rating_of(session, ticket)
-    view: dict[str, Any] = public_view(ticket, messages, attachments=attachments,
-                                       category_name=category_name)
+        view: dict[str, Any] = public_view(ticket, messages, attachments=attachments,
+                                           category_name=category_name)
+        await add_mail_details(session, ticket, view, agent=False)
     token = csrf_token(request)
     return render(request, "my_ticket.html", {
         "who": who, "ticket": view, "errors": errors or {}, "reply": reply,

@@ -100,6 +100,7 @@ MESSAGES: dict[str, str] = {
     "my.category": "Category: {name}",
     "my.status": "Status: {status}",
     "my.from_agent": "Support",
+    "my.show_quoted": "Show quoted text",
     "my.reply": "Reply",
     "my.reply_message": "Your reply",
     "my.reply_submit": "Send reply",

@@ -58,7 +58,8 @@ async def assign_in_team(session: AsyncSession, ticket: Ticket) -> bool:
     pick = await pick_agent(session, ticket.tenant_id, team)
     new = pick.agent.id if pick.agent is not None else None
     await record_change(session, ticket, field="assignee", old=None, new=new,
-                        reason=pick.reason)
+                        reason=pick.reason,
+                        new_label=pick.agent.name if pick.agent is not None else None)
     ticket.assignee_id = new
     return new is not None
 

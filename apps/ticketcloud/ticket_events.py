@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import AppContext, Audience, Event, Notification
+from ticketcloud import sync_out
 from ticketcloud.models import Message, Rating, Ticket
 from ticketcloud.teams import AGENT_ROLES
 
@@ -43,6 +44,7 @@ async def publish_created(context: AppContext, session: AsyncSession, ticket: Ti
 async def publish_assigned(context: AppContext, session: AsyncSession, ticket: Ticket) -> Event:
     """Tell the assignee, with a toast that opens the ticket's window."""
     assert ticket.assignee_id is not None
+    await sync_out.stage_ticket_change(context, session, ticket)
     return await context.publish(
         session, tenant_id=ticket.tenant_id, topic=ASSIGNED, payload=ticket_summary(ticket),
         audience=Audience.of(users=[ticket.assignee_id]),
@@ -79,5 +81,8 @@ async def publish_rated(context: AppContext, session: AsyncSession, ticket: Tick
 
 async def _to_agents(context: AppContext, session: AsyncSession, ticket: Ticket, topic: str,
                      payload: dict[str, Any]) -> Event:
+    # Every ticket change publishes through here or publish_assigned, so this is where
+    # a change also reaches the sync outbox, in the same transaction.
+    await sync_out.stage_ticket_change(context, session, ticket)
     return await context.publish(session, tenant_id=ticket.tenant_id, topic=topic,
                                  payload=payload, audience=Audience.of(roles=AGENT_ROLES))

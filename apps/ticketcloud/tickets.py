@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import AppContext, NotFound, Principal, Role, find_users
-from ticketcloud import ticket_events
+from ticketcloud import mail_out, ticket_events
 from ticketcloud.attachments import AttachmentUpload, check_attachments, do_store_attachments
 from ticketcloud.categories import access_category
 from ticketcloud.checks import (
@@ -30,6 +30,7 @@ from ticketcloud.models import Channel, Message, Ticket, TicketCounter, Visibili
 from ticketcloud.routing import apply_decisions, assign_in_team
 from ticketcloud.rule_store import load_rules
 from ticketcloud.rules import TicketFacts, evaluate
+from ticketcloud.sla import targets as sla_targets
 from ticketcloud.status import Status
 
 logger = logging.getLogger(__name__)
@@ -87,14 +88,19 @@ async def do_create_ticket(
         customer=requester_email,
     )
     decisions = evaluate(await load_rules(session, tenant_id), facts)
-    await apply_decisions(session, ticket, decisions)
-    await assign_in_team(session, ticket)
+    # Without autoflush, the routing's reads do not write its changes one by one: one
+    # flush at the end updates the ticket once and inserts the history in one batch.
+    with session.no_autoflush:
+        await apply_decisions(session, ticket, decisions)
+        await assign_in_team(session, ticket)
     session.add(ticket)
     await session.flush()
 
+    await sla_targets.sync_targets(session, ticket, ticket.created_at, new=True)
     await ticket_events.publish_created(context, session, ticket)
     if ticket.assignee_id is not None:
         await ticket_events.publish_assigned(context, session, ticket)
+    await mail_out.send_confirmation(context, session, ticket)
     logger.info("Created ticket %s (#%s) in tenant %s from %s: %s rules fired, team %s, "
                 "assignee %s", ticket.id, number, tenant_id, checked_channel.value,
                 len(decisions), ticket.team_id, ticket.assignee_id)

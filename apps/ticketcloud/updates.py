@@ -21,11 +21,12 @@ from portal.sdk import (
     Role,
     utcnow,
 )
-from ticketcloud import ticket_events
+from ticketcloud import mail_out, ticket_events
 from ticketcloud.categories import access_category
 from ticketcloud.checks import check_choice, check_tags
 from ticketcloud.history import record_change
 from ticketcloud.models import Priority, Ticket
+from ticketcloud.sla import targets as sla_targets
 from ticketcloud.status import Status, check_status, check_transition
 from ticketcloud.teams import access_agent, access_team
 
@@ -81,12 +82,14 @@ async def do_update_ticket(
 
     published = {name: {"old": _plain(old), "new": _plain(new)}
                  for name, (old, new) in diffs.items()}
+    await sla_targets.sync_targets(session, ticket, now)
     await ticket_events.publish_updated(context, session, ticket, published,
                                         actor_user_id=actor.user_id)
     if "assignee_id" in diffs and ticket.assignee_id is not None:
         await ticket_events.publish_assigned(context, session, ticket)
     if "status" in diffs and ticket.status is Status.SOLVED:
         await ticket_events.publish_solved(context, session, ticket)
+        await mail_out.send_rating_request(context, session, ticket, workspace=actor.tenant_slug)
     logger.info("User %s changed %s of ticket %s in tenant %s (version %s)", actor.user_id,
                 sorted(diffs), ticket.id, ticket.tenant_id, ticket.version)
     return ticket

@@ -16,9 +16,11 @@ from starlette.routing import BaseRoute
 from portal.db import Database
 from portal.errors import NotFound
 from portal.events.bus import EventBus
+from portal.mail.outbox import MailGateway
 from portal.registry.discovery import MANIFEST_NAME, AppSource
 from portal.registry.manifest import Manifest, ManifestError, load_manifest
 from portal.sdk import AppBackend, AppContext, Job
+from portal.sync.outbox import SyncGateway
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +61,14 @@ class BrokenApp:
 
 class AppRegistry:
     def __init__(self, *, db: Database, bus: EventBus, data_dir: Path,
-                 secret_key: str = "") -> None:
+                 secret_key: str = "", mail: MailGateway | None = None,
+                 sync: SyncGateway | None = None) -> None:
         self._db = db
         self._bus = bus
         self._data_dir = data_dir
         self._secret_key = secret_key
+        self.mail = mail or MailGateway(secret_key=secret_key)
+        self.sync = sync or SyncGateway()
         self.apps: dict[str, LoadedApp] = {}
         self.broken: list[BrokenApp] = []
 
@@ -117,7 +122,8 @@ class AppRegistry:
         signing_key = hmac.new(self._secret_key.encode(), f"miportal-app:{manifest.id}".encode(),
                                hashlib.sha256).digest()
         context = AppContext(manifest=manifest, root=source.root, db=self._db, bus=self._bus,
-                             data_dir=self._data_dir, signing_key=signing_key)
+                             data_dir=self._data_dir, signing_key=signing_key,
+                             mail=self.mail, sync=self.sync)
         return LoadedApp(manifest=manifest, source=source, backend=backend, context=context)
 
 
@@ -165,7 +171,7 @@ def _backend_problem(backend: AppBackend) -> str | None:
         if not isinstance(job.interval_seconds, int | float) or job.interval_seconds <= 0:
             return (f"jobs[{index}] ({job.name!r}) with interval_seconds "
                     f"{job.interval_seconds!r}; use a number of seconds above 0")
-    for hook in ("on_install", "on_purge", "seed_demo"):
+    for hook in ("on_install", "on_purge", "seed_demo", "sync_applier"):
         value = getattr(backend, hook)
         if value is not None and not callable(value):
             return f"{hook} of type {type(value).__name__}; use an async function or None"

@@ -19,7 +19,14 @@ import portal
 from portal.errors import PortalError
 from portal.services import Services, start_services, stop_services
 from portal.settings import REPOSITORY_ROOT
-from portal.web import admin_routes, auth_routes, desktop_routes, websocket
+from portal.web import (
+    admin_routes,
+    auth_routes,
+    desktop_routes,
+    mail_routes,
+    sync_routes,
+    websocket,
+)
 from portal.web.app_gate import app_mounts
 from portal.web.middleware import AuthMiddleware, CsrfMiddleware, SecurityHeadersMiddleware
 from portal.web.responses import http_error_handler, internal_error_handler, portal_error_handler
@@ -59,6 +66,8 @@ def create_app(
         *auth_routes.routes,
         *desktop_routes.routes,
         *admin_routes.routes,
+        *mail_routes.routes,
+        *sync_routes.routes,
         *websocket.routes,
         Mount("/static/shell", app=StaticFiles(directory=shell_dir), name="shell"),
         *app_mounts(services),

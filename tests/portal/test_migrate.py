@@ -14,7 +14,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import SQLModel
 
-import portal.models  # noqa: F401  (registers the portal's tables in SQLModel.metadata)
+# Imported to register the portal's tables in SQLModel.metadata.
+import portal.auth.links
+import portal.mail.imap_models
+import portal.mail.inbound_models
+import portal.mail.outbox
+import portal.models
+import portal.sync.models  # noqa: F401
 from portal.migrate import PORTAL_BRANCH, branch_heads, build_config
 from tests.portal.test_cli import run_cli
 

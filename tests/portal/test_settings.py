@@ -112,6 +112,28 @@ def test_settings_bad_port_environment(tmp_path: Path, monkeypatch: pytest.Monke
     assert "argument --port: invalid int value: 'eighty'" in capsys.readouterr().err
 
 
+def test_settings_job_intervals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIPORTAL_JOB_INTERVALS", "ticketcloud.sla_scan=5, portal.x=0.5")
+
+    from_environment = load_settings(["--data-dir", str(tmp_path)])
+    from_flags = load_settings(["--data-dir", str(tmp_path),
+                                "--job-interval", "ticketcloud.sla_scan=1"])
+
+    assert from_environment.job_intervals == {"ticketcloud.sla_scan": 5.0, "portal.x": 0.5}
+    assert from_flags.job_intervals == {"ticketcloud.sla_scan": 1.0, "portal.x": 0.5}
+
+
+@pytest.mark.parametrize("value", ["ticketcloud.sla_scan", "=5", "x=0", "x=-1", "x=soon",
+                                   "x=inf"])
+def test_settings_bad_job_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   value: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        load_settings(["--data-dir", str(tmp_path), "--job-interval", value])
+
+    assert caught.value.code == 2
+    assert f"--job-interval: invalid job interval {value!r}" in capsys.readouterr().err
+
+
 def test_secret_key_generated_once(tmp_path: Path) -> None:
     first = load_settings(["--data-dir", str(tmp_path)]).secret_key
     path = tmp_path / SECRET_KEY_FILE

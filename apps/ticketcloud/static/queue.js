@@ -3,7 +3,8 @@
 import { portal } from "/static/shell/sdk.js";
 import { Api, ApiError } from "./api.js";
 import { STRINGS, format } from "./strings.js";
-import { debounce, element, fillSelect, formatTime, showStatus } from "./dom.js";
+import { debounce, element, fillSelect, formatNodes, formatTime, showStatus } from "./dom.js";
+import { SlaTicker } from "./sla_badge.js";
 
 const OPEN_STATUSES = ["new", "open", "pending", "on_hold"];
 const DONE_STATUSES = ["solved", "closed"];
@@ -15,15 +16,15 @@ const MAX_BADGE_PAGES = 10;
 const REFRESH_DELAY_MS = 300;
 const SEARCH_DELAY_MS = 350;
 
-// Each view is an API query, and `keep` filters each page further in the browser.
-// NOTE: the API has no filter for "no assignee" or for several teams at once, so the
-// unassigned and my-teams views filter each page here. A page may then show fewer rows
-// than PER_PAGE while "Load more" still fetches more.
+// Each view is an API query, so the server filters, sorts and pages every view.
 const VIEWS = {
   mine: { query: { assignee: "me", status: OPEN_STATUSES.join(",") } },
-  unassigned: { query: { status: OPEN_STATUSES.join(",") }, keep: (ticket) => ticket.assignee_id === null },
-  teams: { query: { status: OPEN_STATUSES.join(",") }, keep: (ticket, state) => state.myTeamIds.has(ticket.team_id) },
+  unassigned: { query: { assignee: "none", status: OPEN_STATUSES.join(",") } },
+  teams: { query: { team: "mine", status: OPEN_STATUSES.join(",") } },
   open: { query: { status: OPEN_STATUSES.join(",") } },
+  // A target past due keeps running while its ticket waits, so these list every status.
+  overdue: { query: { sla: "overdue" } },
+  at_risk: { query: { sla: "at_risk" } },
   solved: { query: { status: DONE_STATUSES.join(",") }, sort: "updated_at" },
 };
 
@@ -32,9 +33,10 @@ class QueueWindow {
   #user;
   #state = {
     view: "mine", sort: "updated_at", order: "desc", status: "", priority: "", q: "",
-    tickets: [], next: null, myTeamIds: new Set(), agents: new Map(),
+    tickets: [], next: null, agents: new Map(), away: false,
   };
   #teamNames = new Map();
+  #ticker = new SlaTicker();
   // Counts loads, so that a slow response to an older query never replaces a newer one.
   #generation = 0;
   #elements = {
@@ -50,6 +52,7 @@ class QueueWindow {
     empty: document.getElementById("empty"),
     count: document.getElementById("count"),
     more: document.getElementById("more"),
+    away: document.getElementById("away"),
   };
 
   constructor(context) {
@@ -60,7 +63,9 @@ class QueueWindow {
   async start() {
     this.#renderControls();
     this.#listen();
-    portal.subscribe("ticketcloud.ticket.*", debounce(() => this.refresh(), REFRESH_DELAY_MS));
+    const refresh = debounce(() => this.refresh(), REFRESH_DELAY_MS);
+    portal.subscribe("ticketcloud.ticket.*", refresh);
+    portal.subscribe("ticketcloud.sla.*", refresh);
     portal.subscribe("ticketcloud.ticket.rated", debounce(() => this.#loadRatings(), REFRESH_DELAY_MS));
     await this.#loadPickers();
     await Promise.all([this.load(), this.updateBadge(), this.#loadRatings()]);
@@ -110,9 +115,7 @@ class QueueWindow {
       return;
     }
     if (generation !== this.#generation) return;
-    const keep = VIEWS[state.view].keep;
-    const items = keep ? data.items.filter((ticket) => keep(ticket, state)) : data.items;
-    state.tickets = replace ? items : [...state.tickets, ...items];
+    state.tickets = replace ? data.items : [...state.tickets, ...data.items];
     state.next = data.next;
     showStatus(this.#elements.statusLine, "", "");
     this.#renderRows();
@@ -132,9 +135,8 @@ class QueueWindow {
     try {
       const [agents, teams] = await Promise.all([this.#api.get("agents"), this.#api.get("teams")]);
       this.#state.agents = new Map(agents.items.map((agent) => [agent.id, agent.name]));
-      this.#state.myTeamIds = new Set(teams.items
-        .filter((team) => team.member_ids.includes(this.#user.id))
-        .map((team) => team.id));
+      this.#state.away = agents.items.some((agent) => agent.id === this.#user.id && agent.away);
+      this.#renderAway();
       this.#teamNames = new Map(teams.items.map((team) => [team.id, team.name]));
     } catch (error) {
       this.#showError(error);
@@ -157,7 +159,7 @@ class QueueWindow {
     const rows = (items, nameOf) => (items.length === 0
       ? [element("li", { className: "tc-muted", text: STRINGS.ratingsEmpty })]
       : items.map((item) => element("li", {
-        text: format(STRINGS.ratingsRow, {
+        children: formatNodes(STRINGS.ratingsRow, {
           name: nameOf(item.id), average: Number(item.average).toFixed(2), count: item.count,
         }),
       })));
@@ -192,6 +194,40 @@ class QueueWindow {
     rules.textContent = STRINGS.openRules;
     rules.hidden = this.#user.role !== "admin";
     rules.addEventListener("click", () => portal.openWindow("ticketcloud", "admin_rules"));
+    const teams = document.getElementById("open-teams");
+    teams.textContent = STRINGS.openTeams;
+    teams.hidden = this.#user.role !== "admin";
+    teams.addEventListener("click", () => portal.openWindow("ticketcloud", "admin_teams"));
+    const sla = document.getElementById("open-sla");
+    sla.textContent = STRINGS.openSla;
+    sla.hidden = this.#user.role !== "admin";
+    sla.addEventListener("click", () => portal.openWindow("ticketcloud", "admin_sla"));
+    const reports = document.getElementById("open-reports");
+    reports.textContent = STRINGS.openReports;
+    reports.hidden = false;
+    reports.addEventListener("click", () => portal.openWindow("ticketcloud", "reports"));
+    this.#elements.away.textContent = STRINGS.awayToggle;
+    this.#elements.away.addEventListener("click", () => this.#toggleAway());
+  }
+
+  #renderAway() {
+    const { away } = this.#elements;
+    away.setAttribute("aria-pressed", String(this.#state.away));
+    away.hidden = false;
+  }
+
+  /** Set the caller away (team assignment skips them) or back. */
+  async #toggleAway() {
+    let agent;
+    try {
+      agent = await this.#api.send("PATCH", `agents/${this.#user.id}`, { away: !this.#state.away });
+    } catch (error) {
+      this.#showError(error);
+      return;
+    }
+    this.#state.away = agent.away;
+    this.#renderAway();
+    showStatus(this.#elements.statusLine, agent.away ? STRINGS.awayOn : STRINGS.awayOff, "info");
   }
 
   #listen() {
@@ -246,6 +282,7 @@ class QueueWindow {
   #renderRows() {
     const { tickets, next } = this.#state;
     const { rows, empty, count, more } = this.#elements;
+    this.#ticker.clear();
     rows.replaceChildren(...tickets.map((ticket) => this.#row(ticket)));
     empty.textContent = STRINGS.emptyQueue;
     empty.hidden = tickets.length > 0;
@@ -272,6 +309,7 @@ class QueueWindow {
           text: STRINGS.priorities[ticket.priority] ?? ticket.priority,
         })] }),
         cell("assignee", assignee),
+        cell("due", null, { children: [this.#ticker.badge(ticket.sla_due)?.node ?? ""] }),
         cell("updated", formatTime(ticket.updated_at), { attributes: { title: ticket.updated_at } }),
       ],
     });

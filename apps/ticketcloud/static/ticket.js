@@ -4,7 +4,9 @@
 import { portal } from "/static/shell/sdk.js";
 import { Api, ApiError } from "./api.js";
 import { STRINGS, format } from "./strings.js";
-import { debounce, element, fillSelect, formatTime, showStatus } from "./dom.js";
+import { debounce, element, fillSelect, formatNodes, formatTime, isolated, showStatus } from "./dom.js";
+import { mailParts, mailPeople } from "./mail_parts.js";
+import { SlaTicker, nextDueTarget } from "./sla_badge.js";
 
 // The statuses a ticket may move to, as the server's status.TRANSITIONS allows.
 const TRANSITIONS = {
@@ -20,15 +22,25 @@ const RELOAD_DELAY_MS = 200;
 
 const byId = (id) => document.getElementById(id);
 
+function mailErrorLine(item) {
+  return element("p", {
+    className: "tc-mail-error",
+    children: formatNodes(STRINGS.mailFailed, { to: item.to.join(", "), error: item.error }),
+  });
+}
+
 class TicketWindow {
   #api;
   #number;
   #ticket = null;
   #pickers = { categories: [], teams: [], agents: [] };
+  #disclosures = [];
+  #ticker = new SlaTicker();
   #elements = {
     number: byId("number"),
     subject: byId("subject"),
     requester: byId("requester"),
+    mailPeople: byId("mail-people"),
     statusLine: byId("status"),
     messages: byId("messages"),
     composer: byId("composer"),
@@ -54,9 +66,11 @@ class TicketWindow {
     this.#renderLabels();
     this.#listen();
     const reload = debounce(() => this.load(), RELOAD_DELAY_MS);
-    portal.subscribe("ticketcloud.ticket.*", (event) => {
+    const reloadOwn = (event) => {
       if (String(event.payload?.number) === this.#number) reload();
-    });
+    };
+    portal.subscribe("ticketcloud.ticket.*", reloadOwn);
+    portal.subscribe("ticketcloud.sla.*", reloadOwn);
     await this.#loadPickers();
     await this.load();
   }
@@ -76,7 +90,32 @@ class TicketWindow {
     }
     this.#ticket = ticket;
     this.#render(ticket, history.items);
+    this.#loadSync();
     return true;
+  }
+
+  /** Show the ticket's push state to the master; the line stays hidden without one. */
+  async #loadSync() {
+    const line = byId("sync-state");
+    let sync;
+    try {
+      sync = await this.#api.get(`tickets/${this.#number}/sync`);
+    } catch (error) {
+      // The sync line is secondary: a failure leaves the line as it was, and the
+      // conversation and fields stay usable.
+      console.warn("Loading the sync state of ticket", this.#number, "failed:", error);
+      return;
+    }
+    line.hidden = !sync.has_master && sync.state === "not_synced";
+    line.dataset.state = sync.state;
+    const text = {
+      synced: format(STRINGS.syncSynced, { version: sync.version, time: formatTime(sync.last_delivered_at) }),
+      pending: format(STRINGS.syncPending, { time: formatTime(sync.oldest_pending_at), count: sync.pending }),
+      not_synced: STRINGS.syncNotSynced,
+    }[sync.state];
+    const parts = [text];
+    if (sync.last_error) parts.push(format(STRINGS.syncLastError, { error: sync.last_error }));
+    line.textContent = parts.join(" ");
   }
 
   async #loadPickers() {
@@ -175,26 +214,42 @@ class TicketWindow {
     const { number, subject, requester } = this.#elements;
     number.textContent = `#${ticket.number}`;
     subject.textContent = ticket.subject;
-    requester.textContent = format(STRINGS.requesterLine, {
+    requester.replaceChildren(...formatNodes(STRINGS.requesterLine, {
       name: ticket.requester.name || ticket.requester.email, email: ticket.requester.email,
-    });
+    }));
     portal.setTitle(format(STRINGS.ticketTitle, { number: ticket.number, subject: ticket.subject }));
     document.title = `#${ticket.number}`;
     document.body.dataset.version = String(ticket.version);
-    this.#renderMessages(ticket.messages);
+    this.#renderDue(ticket.sla);
+    this.#elements.mailPeople.replaceChildren(...mailPeople(ticket));
+    this.#renderMessages(ticket.messages, ticket.mail_errors ?? []);
     this.#renderFields(ticket);
     this.#renderHistory(history);
   }
 
-  #renderMessages(messages) {
-    this.#elements.messages.replaceChildren(...messages.map((message) => {
+  /** Show the badge of the target due first, counting down in the agent's time zone. */
+  #renderDue(targets) {
+    this.#ticker.clear();
+    const badge = this.#ticker.badge(nextDueTarget(targets));
+    byId("sla-due").replaceChildren(...(badge ? [badge.node] : []));
+  }
+
+  #renderMessages(messages, mailErrors) {
+    // Mail that carried no message (a confirmation, a rating request) fails for the
+    // ticket as a whole, so its line follows the conversation.
+    const ticketErrors = mailErrors.filter((item) => item.message_id === null);
+    for (const disclosure of this.#disclosures) disclosure.destroy();
+    this.#disclosures = [];
+    const items = messages.map((message) => {
+      const mail = mailParts(message, { api: this.#api, number: this.#number });
+      this.#disclosures.push(...mail.disclosures);
       const internal = message.visibility === "internal";
       let label = STRINGS.customerMessage;
       if (internal) label = STRINGS.internalNote;
       else if (message.from_agent) label = STRINGS.publicReply;
       const attachments = message.attachments.map((item) => element("li", {
         children: [element("a", {
-          text: format(STRINGS.attachmentLine, { filename: item.filename, size: item.size }),
+          children: formatNodes(STRINGS.attachmentLine, { filename: item.filename, size: item.size }),
           attributes: { href: new URL(`attachments/${item.id}`, new URL("/apps/ticketcloud/api/v1/", location.origin)).href, download: "" },
         })],
       }));
@@ -211,10 +266,16 @@ class TicketWindow {
             ],
           }),
           element("div", { className: "tc-message-body", text: message.body }),
+          ...mail.nodes,
           ...(attachments.length ? [element("ul", { className: "tc-attachments", children: attachments })] : []),
+          ...mailErrors.filter((item) => item.message_id === message.id).map(mailErrorLine),
         ],
       });
-    }));
+    });
+    if (ticketErrors.length) {
+      items.push(element("li", { className: "tc-mail-errors", children: ticketErrors.map(mailErrorLine) }));
+    }
+    this.#elements.messages.replaceChildren(...items);
   }
 
   #renderFields(ticket) {
@@ -245,11 +306,11 @@ class TicketWindow {
       else if (entry.actor_user_id !== null) actor = agentNames.get(entry.actor_user_id) ?? format(STRINGS.unknownAgent, { id: entry.actor_user_id });
       return element("li", {
         children: [
-          element("div", { text: format(STRINGS.historyLine, {
+          element("div", { children: formatNodes(STRINGS.historyLine, {
             field: STRINGS.historyFields[entry.field] ?? entry.field,
             old: this.#historyValue(entry.field, entry.old), new: this.#historyValue(entry.field, entry.new),
           }) }),
-          element("small", { className: "tc-muted", text: `${actor} · ${formatTime(entry.created_at)}` }),
+          element("small", { className: "tc-muted", children: [isolated(actor), ` · ${formatTime(entry.created_at)}`] }),
           ...(entry.reason ? [element("small", { className: "tc-muted tc-block", text: entry.reason })] : []),
         ],
       });

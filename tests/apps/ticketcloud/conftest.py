@@ -1,10 +1,9 @@
-"""Fixtures for TicketCloud's domain tests: a migrated SQLite file of their own, the app
+"""Fixtures for TicketCloud's domain tests: a migrated database of their own, the app
 loaded through the portal's registry, and a workspace with agents and a customer."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext, Principal, Role
 from portal.settings import REPOSITORY_ROOT
 from portal.tenants import do_create_tenant, do_create_user
+from tests.support import create_database, drop_database
 from ticketcloud.attachments import AttachmentUpload
 from ticketcloud.models import HistoryEntry, Team, Ticket, TicketCounter
 from ticketcloud.rule_store import do_create_rule
@@ -40,33 +40,31 @@ class Rollback(Exception):
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated once per run, as a server migrates it on install. Each test
-    gets a copy, because copying is much faster than migrating again."""
-    path = tmp_path_factory.mktemp("template") / "ticketcloud.sqlite3"
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a database migrated once per run, as a server migrates it on install.
+    Each test gets a copy, because copying is much faster than migrating again."""
 
-    async def migrate() -> None:
-        database = Database(f"sqlite+aiosqlite:///{path}")
+    async def migrate() -> str:
+        url = await create_database(tmp_path_factory.mktemp("template"), "ticketcloud")
+        database = Database(url)
         try:
             await upgrade(database, [PORTAL_BRANCH, "ticketcloud"], build_config([MIGRATIONS]))
         finally:
             await database.dispose()
+        return url
 
-    asyncio.run(migrate())
-    return path
+    return asyncio.run(migrate())
 
 
 @pytest.fixture
-async def db(tmp_path: Path, migrated_template: Path) -> AsyncIterator[Database]:
-    """A fresh SQLite file with the portal's and TicketCloud's tables."""
-    path = tmp_path / "ticketcloud.sqlite3"
-    for suffix in ("", "-wal"):
-        source = migrated_template.with_name(migrated_template.name + suffix)
-        if source.exists():
-            shutil.copyfile(source, path.with_name(path.name + suffix))
-    database = Database(f"sqlite+aiosqlite:///{path}")
+async def db(tmp_path: Path, migrated_template: str) -> AsyncIterator[Database]:
+    """A fresh database (SQLite, or PostgreSQL in that run) with the portal's and
+    TicketCloud's tables."""
+    database = Database(await create_database(tmp_path, "ticketcloud",
+                                              template=migrated_template))
     yield database
     await database.dispose()
+    await drop_database(database.url)
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from portal.tenants import do_create_tenant, do_create_user
 from tests.apps.ticketcloud.conftest import topics
 from ticketcloud.backend import backend
 from ticketcloud.categories import list_categories
-from ticketcloud.models import Message, Ticket, Visibility
+from ticketcloud.models import Message, SlaTarget, Ticket, Visibility
 from ticketcloud.rule_store import list_rules
+from ticketcloud.sla.policies import list_policies
 from ticketcloud.teams import list_teams
 
 
@@ -59,3 +60,20 @@ async def test_seed_demo_routes_sample_tickets(
     ]
     assert len(notes) == 1
     assert topics(published).count("ticketcloud.ticket.assigned") == 2
+
+
+async def test_seed_demo_gives_tickets_due_times(
+        context: AppContext, db: Database, demo_tenant: int) -> None:
+    assert backend.seed_demo is not None
+    async with context.transaction() as session:
+        await backend.seed_demo(context, session, demo_tenant)
+
+    async with db.read() as session:
+        policies = [policy.name for policy in await list_policies(session, demo_tenant)]
+        targets = (await session.exec(select(SlaTarget).where(
+            SlaTarget.tenant_id == demo_tenant))).all()
+
+    assert policies == ["Urgent around the clock", "Standard in office hours"]
+    assert {target.ticket_id for target in targets if target.due_at is not None} == {
+        target.ticket_id for target in targets}
+    assert len({target.ticket_id for target in targets}) == 3

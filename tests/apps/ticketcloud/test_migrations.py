@@ -3,6 +3,7 @@ every tenant table in an order the portal can purge."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
-from sqlmodel import SQLModel, select
+from sqlalchemy import Connection, inspect, text
+from sqlmodel import SQLModel, col, select
 
 from portal.db import Database
+from portal.mail.parse import parse_mail
 from portal.migrate import build_config
 from portal.registry import installations
 from portal.registry.registry import AppRegistry
@@ -25,12 +27,25 @@ from tests.apps.ticketcloud.conftest import (
     add_team,
     create_ticket,
 )
+from tests.apps.ticketcloud.mail_samples import customer_mail, delivery_report
+from tests.apps.ticketcloud.sync_helpers import apply_snapshot, configure_master
 from ticketcloud import models
 from ticketcloud.attachments import AttachmentUpload
 from ticketcloud.categories import do_create_category
 from ticketcloud.conversation import Author, do_reply
-from ticketcloud.models import TENANT_TABLES, TenantSettings, Ticket, TicketCounter
+from ticketcloud.mail_in import handle_mail
+from ticketcloud.mail_templates import do_set_template
+from ticketcloud.models import (
+    TENANT_TABLES,
+    MailTemplateKind,
+    MailThread,
+    TenantSettings,
+    Ticket,
+    TicketCounter,
+)
 from ticketcloud.ratings import do_issue_rating_token, do_rate
+from ticketcloud.sla.calendars import do_create_calendar
+from ticketcloud.sla.policies import do_create_policy
 from ticketcloud.teams import do_set_away
 from ticketcloud.updates import do_update_ticket
 
@@ -49,17 +64,18 @@ def model_tables() -> dict[str, Any]:
             if name.startswith("ticketcloud_")}
 
 
-async def test_migrations_schema_matches_models(db: Database, tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'ticketcloud.sqlite3'}")
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={
-                "compare_type": True, "include_object": ticketcloud_tables_only})
-            differences = compare_metadata(context, SQLModel.metadata)
-            stored = {row[0] for row in connection.execute(
-                text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
-    finally:
-        engine.dispose()
+def compare_with_models(connection: Connection) -> tuple[list[Any], set[str]]:
+    """Return the differences between the migrated schema and the models, and the names
+    of the stored tables."""
+    context = MigrationContext.configure(connection, opts={
+        "compare_type": True, "include_object": ticketcloud_tables_only})
+    return compare_metadata(context, SQLModel.metadata), set(inspect(connection)
+                                                            .get_table_names())
+
+
+async def test_migrations_schema_matches_models(db: Database) -> None:
+    async with db.engine.connect() as connection:
+        differences, stored = await connection.run_sync(compare_with_models)
 
     assert differences == []
     assert set(model_tables()) <= stored
@@ -75,7 +91,7 @@ def test_migrations_branch_is_one_line_from_portal() -> None:
     assert base.down_revision is None
     assert base.dependencies == "portal_0001"
     assert all(revision.down_revision == older.revision
-               for revision, older in zip(chain, chain[1:], strict=False))
+               for revision, older in itertools.pairwise(chain))
 
 
 def test_models_every_table_has_tenant_id() -> None:
@@ -111,7 +127,16 @@ async def fill_every_table(context: AppContext, db: Database, workspace: Workspa
         "actions": [{"type": "set_team", "value": team.id}]})
     async with db.transaction() as session:
         category = await do_create_category(session, workspace.tenant_id, name="Hardware")
+        calendar = await do_create_calendar(session, workspace.tenant_id, {
+            "name": "Office", "hours": {"mon": [["09:00", "17:00"]]}})
+        await do_create_policy(session, workspace.tenant_id, {
+            "name": "All", "calendar_id": calendar.id, "first_response_minutes": 60})
+        await do_set_template(session, workspace.tenant_id, MailTemplateKind.REPLY,
+                              {"subject": "Re: {{ subject }}", "text": "{{ reply_text }}"},
+                              user_id=None)
+    await configure_master(db)
     ticket = await create_ticket(context, workspace, category=category.id)
+    await apply_snapshot(context, db, ticket, version=1, tenant_id=workspace.tenant_id)
     async with context.transaction() as session:
         loaded = await session.get(Ticket, ticket.id)
         assert loaded is not None
@@ -124,6 +149,22 @@ async def fill_every_table(context: AppContext, db: Database, workspace: Workspa
                                expected_version=loaded.version, changes={"status": "solved"})
         token = await do_issue_rating_token(context, session, loaded)
         await do_rate(context, session, tenant_id=workspace.tenant_id, token=token, score=5)
+    await fill_mail_tables(context, workspace)
+
+
+async def fill_mail_tables(context: AppContext, workspace: Workspace) -> None:
+    """Start a ticket by mail with a colleague in Cc, and bounce its confirmation."""
+    mail = parse_mail(bytes(customer_mail(to=f"support@{workspace.slug}.test",
+                                          cc=["colin@customer.example"])))
+    async with context.transaction() as session:
+        await handle_mail(context, session, workspace.tenant_id, mail, 1)
+        sent = (await session.exec(select(MailThread).where(
+            MailThread.tenant_id == workspace.tenant_id, MailThread.direction == "out")
+            .order_by(col(MailThread.id).desc()))).first()
+        assert sent is not None
+        bounce = parse_mail(delivery_report(to="support@example.test", failed="x@example.test",
+                                            original_message_id=sent.message_id))
+        await handle_mail(context, session, workspace.tenant_id, bounce, 2)
 
 
 async def count_tenant_rows(db: Database, tenant_id: int) -> dict[str, int]:

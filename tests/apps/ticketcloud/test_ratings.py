@@ -142,6 +142,7 @@ async def test_rate_reopen_voids_token(
         context: AppContext, db: Database, workspace: Workspace) -> None:
     ticket = await solved_ticket(context, workspace)
     token = await issue(context, ticket)
+    issued_hash = (await reload(db, ticket)).rating_nonce_hash
     async with context.transaction() as session:
         loaded = await session.get(Ticket, ticket.id)
         assert loaded is not None
@@ -154,7 +155,9 @@ async def test_rate_reopen_voids_token(
     with pytest.raises(NotFound):
         await rate(context, workspace, token)
 
-    assert (await reload(db, ticket)).rating_nonce_hash is None
+    # Solving again mailed a new rating link, whose nonce replaced the voided one.
+    assert issued_hash is not None
+    assert (await reload(db, ticket)).rating_nonce_hash != issued_hash
 
 
 async def test_rate_unsolved_ticket_rejected(

@@ -11,8 +11,13 @@ from starlette.routing import Route
 
 from tests.apps.ticketcloud.api.conftest import ApiWorkspace, add_category, add_team
 from tests.support import Factory
-from ticketcloud.api_routes import PREFIX, routes
+from ticketcloud import api_sync
+from ticketcloud.api_routes import PREFIX
+from ticketcloud.api_routes import routes as ticket_routes
 from ticketcloud.openapi import openapi_document
+
+# Every route under the API's prefix; the backend mounts both lists there.
+routes = [*ticket_routes, *api_sync.routes]
 
 
 def document_path(route: Route) -> str:

@@ -50,6 +50,19 @@ def test_create_ticket_applies_rule_and_assignment(api: ApiWorkspace,
     assert any(entry["field"] == "assignee" for entry in loaded["history"])
 
 
+@pytest.mark.parametrize("role", ["agent", "customer"])
+def test_create_ticket_response_matches_get(api: ApiWorkspace, role: str) -> None:
+    """The create response is built without reading the mail parts back; it must still
+    be the ticket as a later GET shows it."""
+    fields = {"requester_email": "someone@example.com"} if role == "agent" else {}
+    created = create_ticket(api.client(role), subject="Invoice question", **fields)
+
+    fetched = api.client(role).get(f"/tickets/{created['number']}")
+
+    assert fetched.status_code == 200
+    assert fetched.json() == created
+
+
 def test_create_ticket_customer_is_requester(api: ApiWorkspace) -> None:
     ticket = create_ticket(api.client("customer"))
 
