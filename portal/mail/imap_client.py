@@ -128,6 +128,12 @@ class ImapClient:
             imap.logout()
         except (OSError, imaplib.IMAP4.error) as error:
             logger.debug("Signing out of %s failed: %s", self.target.host, error)
+            # imaplib's logout() closes the socket only after LOGOUT succeeded.
+            try:
+                imap.shutdown()
+            except OSError as shutdown_error:
+                logger.debug("Closing the connection to %s failed: %s", self.target.host,
+                             shutdown_error)
 
     def _uidvalidity(self) -> int:
         imap = self._connection()
