@@ -32,11 +32,14 @@ class XmlRejected(PortalError):
     status = 400
 
 
-def _parser() -> etree.XMLParser:
+def _parser(*, utf8: bool = False) -> etree.XMLParser:
     # A new parser per call: lxml parsers keep state and must not be shared by threads.
+    # `utf8` decodes the bytes as UTF-8 whatever the XML declaration says, so a document
+    # that declares another encoding is read as UTF-8 and rejected when it is not.
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                            dtd_validation=False, huge_tree=False, remove_comments=True,
-                           remove_pis=True, collect_ids=False)
+                           remove_pis=True, collect_ids=False,
+                           encoding="utf-8" if utf8 else None)
 
 
 def parse_untrusted_xml(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> etree._Element:
@@ -55,10 +58,12 @@ def parse_untrusted_xml(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> 
     if _DOCTYPE.search(data):
         raise _doctype_error()
     try:
-        tree = etree.ElementTree(etree.fromstring(data, parser=_parser()))
+        tree = etree.ElementTree(etree.fromstring(data, parser=_parser(utf8=True)))
     except etree.XMLSyntaxError as error:
-        raise XmlRejected(f"The document is not well-formed XML: {error}; send well-formed "
-                          "UTF-8 XML.", code="malformed_xml") from error
+        line, column = error.position
+        raise XmlRejected(f"The document is not well-formed UTF-8 XML at line {line}, "
+                          f"column {column}: {error.msg.split(', line ')[0]}; send "
+                          "well-formed UTF-8 XML.", code="malformed_xml") from error
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise _doctype_error()
     return tree.getroot()

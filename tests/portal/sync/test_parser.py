@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +91,15 @@ def test_parse_untrusted_xml_rejects_doctype_after_comment() -> None:
         assert error.code == "doctype_forbidden"
     else:
         raise AssertionError("a DOCTYPE was accepted")
+
+
+def test_parse_untrusted_xml_other_declared_encoding() -> None:
+    """A document declaring Latin-1 is still read as UTF-8, so its é byte is refused."""
+    document = (b'<?xml version="1.0" encoding="ISO-8859-1"?>'
+                b'<batch xmlns="urn:miportal:sync:1">\xe9</batch>')
+
+    with pytest.raises(XmlRejected) as raised:
+        parse_untrusted_xml(document)
+
+    assert raised.value.code == "malformed_xml"
+    assert "line 1, column" in raised.value.message
