@@ -103,7 +103,10 @@ async function refresh() {
 const context = await portal.ready;
 csrfToken = context.csrfToken;
 portal.subscribe("portal.apps.changed", () => refresh());
-document.getElementById("open-mail").addEventListener("click", () => portal.openWindow("system", "mail"));
-document.getElementById("open-mail-settings").addEventListener("click", () => portal.openWindow("system", "mail_settings"));
-document.getElementById("open-sync").addEventListener("click", () => portal.openWindow("system", "sync"));
+// The buttons stay disabled until their handlers exist, so an early click is not lost.
+for (const [id, type] of [["open-mail", "mail"], ["open-mail-settings", "mail_settings"], ["open-sync", "sync"]]) {
+  const button = document.getElementById(id);
+  button.addEventListener("click", () => portal.openWindow("system", type));
+  button.disabled = false;
+}
 await refresh();
