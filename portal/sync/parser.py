@@ -85,7 +85,8 @@ def check_valid(schema: etree.XMLSchema, element: etree._Element, *, what: str) 
     if schema.validate(element):
         return
     error = schema.error_log.last_error
-    detail = f"line {error.line}: {error.message}" if error is not None else "invalid"
+    detail = (f"line {error.line}: {error.message.rstrip('. ')}" if error is not None
+              else "invalid")
     raise XmlRejected(f"The {what} breaks its XML Schema at {detail}.",
                       code="schema_violation", status=422)
 
