@@ -141,9 +141,10 @@ def test_imap_poll_wrong_password_backs_off(server: PortalServer, dovecot: Dovec
     state_two = second.json()["mailbox"]["state"]
     assert first.json()["ok"] is False
     assert "Authentication failed" in state_one["last_error"]
-    # The portal's job may have polled once before, so only the growth is fixed.
+    # The portal's own job may poll the new mailbox before or between these polls, so
+    # only the growth is fixed; each state's back-off follows its own failure count.
     assert state_one["failures"] >= 1
-    assert state_two["failures"] == state_one["failures"] + 1
+    assert state_two["failures"] > state_one["failures"]
     assert seconds_between(state_one["last_poll_at"], state_one["next_poll_at"]) == min(
         3600, 60 * 2 ** state_one["failures"])
     assert seconds_between(state_two["last_poll_at"], state_two["next_poll_at"]) == min(
