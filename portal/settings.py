@@ -52,9 +52,9 @@ class Settings:
     # The inbound SMTP listener; port 0 turns it off, and an empty host means `host`.
     smtp_port: int = 2525
     smtp_host: str = ""
-    # The longest delay between two pushes to the sync master while it fails.
+    # The maximum delay between two pushes to the sync master while it fails.
     sync_retry_max_seconds: float = 300.0
-    # The most outbox items one push to the sync master carries.
+    # The maximum number of outbox items in one push to the sync master.
     sync_batch_size: int = 200
     # Background job name (such as "ticketcloud.sla_scan") to the seconds between its
     # runs, replacing the interval the job declares.
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "apps; 0 turns it off (MIPORTAL_SMTP_PORT; default 2525)")
     parser.add_argument("--sync-retry-max", type=_positive(float),
                         default=env.get(_ENV_PREFIX + "SYNC_RETRY_MAX", "300"),
-                        help="longest delay in seconds between two pushes to the sync master "
+                        help="maximum delay in seconds between two pushes to the sync master "
                              "while it is down or refuses them; the delay doubles from 1 s "
                              "up to this (MIPORTAL_SYNC_RETRY_MAX; default 300)")
     parser.add_argument("--sync-batch-size", type=_positive(int),

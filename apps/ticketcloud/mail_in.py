@@ -103,7 +103,7 @@ async def handle_mail(context: AppContext, session: AsyncSession, tenant_id: int
 
 async def find_thread_ticket(context: AppContext, session: AsyncSession, tenant_id: int,
                              mail: ParsedMail) -> Ticket | None:
-    """Return the ticket that `mail` answers, or None for a new conversation: by its
+    """Return the ticket that `mail` replies to, or None for a new conversation: by its
     In-Reply-To or References, else by a subject tag from a participant."""
     ticket = await mail_threads.find_by_headers(context, session, tenant_id, mail)
     if ticket is None and mail.from_ is not None:
@@ -173,7 +173,7 @@ async def _append(context: AppContext, session: AsyncSession, ticket: Ticket,
 
 async def _create(context: AppContext, session: AsyncSession, tenant_id: int,
                   mail: ParsedMail, inbound_id: int, *, closed: Ticket | None) -> str:
-    """Start a ticket from the mail; `closed` is the closed ticket it answered."""
+    """Start a ticket from the mail; `closed` is the closed ticket it replied to."""
     assert mail.from_ is not None
     parts = _parts(mail, inbound_id)
     ticket = await do_create_ticket(

@@ -53,7 +53,7 @@ def normalize_message_id(value: str | None) -> str | None:
 
 
 def thread_candidates(mail: ParsedMail) -> list[str]:
-    """Return the Message-IDs `mail` answers, best first: In-Reply-To, then References
+    """Return the Message-IDs `mail` replies to, best first: In-Reply-To, then References
     from the newest to the oldest."""
     found: list[str] = []
     for value in (mail.in_reply_to, *reversed(mail.references)):

@@ -61,7 +61,7 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one attempt ended in."""
+    """The outcome of one delivery attempt."""
 
     status: OutboxStatus
     error: str | None = None
@@ -218,7 +218,7 @@ class DeliveryWorker:
         if errors:
             refused = "; ".join(f"{address}: {reply.code} {reply.message}"
                                 for address, reply in errors.items())
-            logger.warning("Mail %s of tenant %s: the relay refused some recipients: %s",
+            logger.warning("Mail %s of tenant %s: the relay rejected some recipients: %s",
                            row.id, row.tenant_id, refused)
             return Outcome(OutboxStatus.SENT, f"Refused recipients: {refused}")
         return Outcome(OutboxStatus.SENT)

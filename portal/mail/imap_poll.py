@@ -52,7 +52,7 @@ class PollFailed(Exception):
 
 @dataclass(frozen=True)
 class PollResult:
-    """What one poll of a mailbox did."""
+    """The result of one poll of a mailbox."""
 
     mailbox_id: int
     ok: bool
@@ -232,7 +232,7 @@ class ImapPoller:
                 session.add(ImapSeen(mailbox_id=mailbox_id, uidvalidity=uidvalidity, uid=uid,
                                      inbound_id=inbound_id))
         except IntegrityError:
-            # Another process stored the same UID in between; its row says the same.
+            # Another process stored the same UID in between; its row records the same message.
             logger.info("IMAP mailbox %s: UID %s/%s was recorded by another poll",
                         mailbox_id, uidvalidity, uid)
 

@@ -25,7 +25,7 @@ class InboundStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
-# Which status may follow which. A replay moves a quarantined message back through
+# The allowed status transitions. A replay moves a quarantined message back through
 # processing; nothing leaves `processed` or `rejected`.
 INBOUND_TRANSITIONS: dict[InboundStatus, frozenset[InboundStatus]] = {
     InboundStatus.RECEIVED: frozenset({InboundStatus.PROCESSED, InboundStatus.QUARANTINED,

@@ -78,7 +78,7 @@ class _Handler:
             logger.info("Rejected a message from %s: %s", session.peer, error.message)
             return REPLY_UNKNOWN_RECIPIENT
         except StorageFailed:
-            logger.warning("Answered 451 to %s (MAIL FROM %r): storing failed", session.peer,
+            logger.warning("Replied 451 to %s (MAIL FROM %r): storing failed", session.peer,
                            envelope.mail_from)
             return REPLY_TRY_AGAIN
         self.gateway.schedule(stored)

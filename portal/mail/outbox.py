@@ -117,7 +117,7 @@ class OutboxMessage(SQLModel, table=True):
 
 @dataclass(frozen=True)
 class QueuedMail:
-    """What `MailGateway.stage` returns: the outbox row's id and the Message-ID."""
+    """The result of `MailGateway.stage`: the outbox row's id and the Message-ID."""
 
     id: int
     message_id: str
