@@ -56,12 +56,17 @@ class SyncReceiver:
         """Handle one push request and return the acknowledgement or error document."""
         started = time.monotonic()
         peer: SyncPeer | None = None
+        # Only a request signed with the child's secret, fresh and not replayed, may
+        # change the child's health on this master. Anyone can name an installation id,
+        # so earlier failures are logged but never recorded on the child.
+        authentic = False
         try:
             signed = read_headers(headers)
             peer = await self._peer(signed)
             check_timestamp(signed)
             check_signature(peer.secret, signed, body)
             await self._claim_nonce(peer, signed.nonce)
+            authentic = True
             batch = parse_batch(body)
             if batch.installation_id != signed.installation_id:
                 raise PortalError(f"The batch names installation {batch.installation_id}, "
@@ -69,7 +74,7 @@ class SyncReceiver:
                                   code="installation_mismatch", status=400)
             ack = await self._apply(peer, batch.id, batch.items)
         except PortalError as error:
-            if peer is not None:
+            if peer is not None and authentic:
                 await self._record_error(peer, error)
             logger.warning("Rejected a sync push from %s: %s %s", peer.installation_id
                            if peer else "an unknown installation", error.code, error.message)

@@ -174,6 +174,25 @@ def test_receiver_rejects_wrong_signature(server: PortalServer, factory: Factory
     assert stored(factory, child) == []
 
 
+def test_receiver_keeps_health_of_child_on_unsigned_requests(
+        server: PortalServer, factory: Factory, child: Child) -> None:
+    body = batch_bytes(child.installation_id, [(1, 1)])
+    forged = sign("x" * 43, child.installation_id, body)
+    stale = sign(child.secret, child.installation_id, body, now=time.time() - 3600)
+    valid = sign(child.secret, child.installation_id, body)
+
+    statuses = [post(server, body, headers).status_code for headers in (forged, stale)]
+    assert post(server, body, valid).status_code == 200
+    replayed = post(server, body, valid)
+
+    assert statuses == [401, 401]
+    assert replayed.status_code == 409
+    rows = factory.execute("SELECT error_count, last_error, last_error_at, batches_received "
+                           "FROM portal_sync_peer WHERE installation_id = :id",
+                           id=child.installation_id)
+    assert rows == [(0, None, None, 1)]
+
+
 def test_receiver_rejects_tampered_body(server: PortalServer, factory: Factory,
                                         child: Child) -> None:
     body = batch_bytes(child.installation_id, [(1, 1)])
