@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -34,6 +34,7 @@ from portal.web.responses import http_error_handler, internal_error_handler, por
 logger = logging.getLogger(__name__)
 
 SHELL_STATIC = REPOSITORY_ROOT / "shell_static"
+FAVICON = "/static/shell/favicon.svg"
 
 
 async def healthz(request: Request) -> Response:
@@ -43,6 +44,11 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "version": portal.__version__,
                          "apps": sorted(services.registry.apps),
                          "broken_apps": [item.origin for item in services.registry.broken]})
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico on pages that name no icon, such as apps' pages."""
+    return RedirectResponse(FAVICON, status_code=301)
 
 
 def create_app(
@@ -63,6 +69,7 @@ def create_app(
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         *auth_routes.routes,
         *desktop_routes.routes,
         *admin_routes.routes,

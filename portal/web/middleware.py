@@ -34,7 +34,7 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MAX_FORM_BYTES = 1024 * 1024
-_NO_AUTH_PREFIXES = ("/static/", "/healthz")
+_NO_AUTH_PREFIXES = ("/static/", "/healthz", "/favicon.ico")
 _CSRF_EXEMPT_PREFIXES = ("/static/", "/sync/")
 
 

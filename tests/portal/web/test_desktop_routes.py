@@ -45,6 +45,20 @@ def test_desktop_signed_out_redirects(server: PortalServer) -> None:
     assert response.headers["location"] == "/login"
 
 
+def test_favicon_served_signed_out(server: PortalServer, factory: Factory) -> None:
+    user = factory.user(factory.tenant(), "admin")
+    legacy = httpx.get(server.base_url + "/favicon.ico", follow_redirects=True)
+    login = httpx.get(server.base_url + "/login")
+    with signed_in(server, user) as client:
+        desktop = client.get("/")
+
+    assert legacy.status_code == 200
+    assert legacy.headers["content-type"].startswith("image/svg+xml")
+    assert legacy.content.startswith(b"<svg")
+    for page in (login, desktop):
+        assert '<link rel="icon" href="/static/shell/favicon.svg"' in page.text
+
+
 def test_desktop_boot_data(server: PortalServer, factory: Factory) -> None:
     user = factory.user(factory.tenant(), "admin", name="Ada Admin")
 
