@@ -476,8 +476,9 @@ class SlaTarget(SQLModel, table=True):
     target_minutes: int
     # Business minutes after which the target is at risk (the policy's warning share).
     warning_minutes: int
-    # Business minutes consumed before `running_since`, through earlier runs of the clock.
-    consumed_minutes: int = 0
+    # Business seconds consumed before `running_since`, through earlier runs of the clock.
+    # Seconds, not minutes, so that banking a run never rounds business time away.
+    consumed_seconds: int = 0
     started_at: datetime = timestamp()
     # When the clock last started or resumed; None while paused or completed.
     running_since: datetime | None = timestamp(nullable=True)

@@ -8,7 +8,7 @@ local wall time is inside the interval.
 
 NOTE: days are walked in order, so in a zone whose clocks fall back across midnight a
 business interval at the end of the earlier date that repeats after the later date began
-is counted in full, but `add_business_minutes` may return an instant a little later than
+is counted in full, but `add_business_time` may return an instant a little later than
 the earliest one there. This affects only zones whose clocks fall back at midnight.
 
 Each local date is turned into UTC pieces once (and cached), and whole weeks without a
@@ -32,7 +32,7 @@ _WEEK = timedelta(days=7)
 # Wider than any UTC offset (-12:00 to +14:00), so that the window around a local date
 # contains every instant whose wall time falls on that date.
 _MARGIN = timedelta(hours=15)
-# add_business_minutes gives up past this many days: the calendar has (almost) no
+# add_business_time gives up past this many days: the calendar has (almost) no
 # business hours left, and datetime cannot go past the year 9999 anyway.
 MAX_SEARCH_DAYS = 366 * 200
 
@@ -43,11 +43,27 @@ def add_business_minutes(start_utc: datetime, minutes: int,
     since `start_utc`. Zero minutes return `start_utc` itself, even outside business
     hours. A positive amount that ends exactly at the close of an interval returns that
     close, not the next opening."""
-    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
-        raise InvalidInput(f"Invalid business minutes {minutes!r}: expected an integer of 0 or "
-                           "more.", field="minutes")
+    _check_amount(minutes, "minutes")
+    return add_business_time(start_utc, timedelta(minutes=minutes), calendar)
+
+
+def add_business_seconds(start_utc: datetime, seconds: int,
+                         calendar: BusinessCalendar) -> datetime:
+    """Return the earliest UTC instant by which `seconds` business seconds have elapsed
+    since `start_utc`, by the rules of `add_business_minutes`."""
+    _check_amount(seconds, "seconds")
+    return add_business_time(start_utc, timedelta(seconds=seconds), calendar)
+
+
+def add_business_time(start_utc: datetime, amount: timedelta,
+                      calendar: BusinessCalendar) -> datetime:
+    """Return the earliest UTC instant by which `amount` of business time has elapsed
+    since `start_utc`, exact to the microsecond. A zero amount returns `start_utc`."""
+    if amount < timedelta():
+        raise InvalidInput(f"Invalid business time {amount!r}: expected a duration of 0 or "
+                           "more.", field="amount")
     start = _as_utc(start_utc, "start_utc")
-    remaining = timedelta(minutes=minutes)
+    remaining = amount
     if not remaining:
         return start
     week = timedelta(minutes=calendar.week_minutes)
@@ -72,16 +88,26 @@ def add_business_minutes(start_utc: datetime, minutes: int,
                 return begin + remaining
             remaining -= span
         day += _DAY
-    raise InvalidInput(f"{minutes} business minutes from {start.isoformat()} end more than "
+    seconds = amount // timedelta(seconds=1)
+    raise InvalidInput(f"{seconds} business seconds from {start.isoformat()} end more than "
                        f"{MAX_SEARCH_DAYS} days later; give the calendar more business hours.",
-                       field="minutes")
+                       field="amount")
 
 
 def business_minutes_between(start_utc: datetime, end_utc: datetime,
                              calendar: BusinessCalendar) -> int:
     """Return the whole business minutes from `start_utc` to `end_utc` (rounded down);
     0 when `end_utc` is not after `start_utc`."""
-    return int(business_time_between(start_utc, end_utc, calendar).total_seconds() // 60)
+    return business_time_between(start_utc, end_utc, calendar) // timedelta(minutes=1)
+
+
+def business_seconds_between(start_utc: datetime, end_utc: datetime,
+                             calendar: BusinessCalendar) -> int:
+    """Return the whole business seconds from `start_utc` to `end_utc`, rounded down, or
+    0 when `end_utc` is not after `start_utc`. Between two instants on whole seconds
+    nothing is rounded away, because business hours start and end on whole minutes of
+    wall time and UTC offsets are whole seconds."""
+    return business_time_between(start_utc, end_utc, calendar) // timedelta(seconds=1)
 
 
 def business_time_between(start_utc: datetime, end_utc: datetime,
@@ -203,6 +229,12 @@ def _merge(pieces: list[Piece]) -> list[Piece]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _check_amount(amount: int, unit: str) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise InvalidInput(f"Invalid business {unit} {amount!r}: expected an integer of 0 "
+                           "or more.", field=unit)
 
 
 def _as_utc(moment: datetime, field: str) -> datetime:

@@ -5,7 +5,8 @@ A target counts in the period when it was decided in it: completed (met or breac
 at a time in the period, or still running with its due time in the period and already
 passed (a breach not completed yet). The share met is met targets over counted targets.
 The medians read completed first-response and resolution targets, whose
-`consumed_minutes` is the business time they took. A target counts for the ticket's
+`consumed_seconds` is the business time they took, and are shown in business minutes
+with two decimals. A target counts for the ticket's
 current team and assignee; tickets without one count only in the total.
 """
 
@@ -43,17 +44,18 @@ class SlaFigures:
     id: int | None
     met: int = 0
     missed: int = 0
-    first_response_minutes: list[int] = field(default_factory=list)
-    resolution_minutes: list[int] = field(default_factory=list)
+    # Business seconds that each completed target took.
+    first_response_seconds: list[int] = field(default_factory=list)
+    resolution_seconds: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         counted = self.met + self.missed
         return {"id": self.id, "targets": counted, "met": self.met, "missed": self.missed,
                 "met_share": round(self.met / counted, 4) if counted else None,
-                "first_responses": len(self.first_response_minutes),
-                "median_first_response_minutes": _median(self.first_response_minutes),
-                "resolutions": len(self.resolution_minutes),
-                "median_resolution_minutes": _median(self.resolution_minutes)}
+                "first_responses": len(self.first_response_seconds),
+                "median_first_response_minutes": _median_minutes(self.first_response_seconds),
+                "resolutions": len(self.resolution_seconds),
+                "median_resolution_minutes": _median_minutes(self.resolution_seconds)}
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ async def sla_report(session: AsyncSession, tenant_id: int, period: Period,
             groups.append(teams.setdefault(team_id, SlaFigures(id=team_id)))
         if assignee_id is not None:
             groups.append(agents.setdefault(assignee_id, SlaFigures(id=assignee_id)))
-        _count(groups, target.kind, target.state, target.consumed_minutes)
+        _count(groups, target.kind, target.state, target.consumed_seconds)
     return SlaReport(period=period, total=total, teams=_ordered(teams.values()),
                      agents=_ordered(agents.values()))
 
@@ -116,7 +118,7 @@ def report_json(report: SlaReport) -> dict[str, Any]:
 
 
 def _count(groups: list[SlaFigures], kind: TargetKind, state: TargetState,
-           minutes: int) -> None:
+           seconds: int) -> None:
     for group in groups:
         if state is TargetState.MET:
             group.met += 1
@@ -125,17 +127,18 @@ def _count(groups: list[SlaFigures], kind: TargetKind, state: TargetState,
         if state is TargetState.RUNNING:
             continue
         if kind is TargetKind.FIRST_RESPONSE:
-            group.first_response_minutes.append(minutes)
+            group.first_response_seconds.append(seconds)
         elif kind is TargetKind.RESOLUTION:
-            group.resolution_minutes.append(minutes)
+            group.resolution_seconds.append(seconds)
 
 
 def _ordered(groups: Iterable[SlaFigures]) -> list[SlaFigures]:
     return sorted(groups, key=lambda group: group.id or 0)
 
 
-def _median(values: list[int]) -> float | None:
-    return float(statistics.median(values)) if values else None
+def _median_minutes(seconds: list[int]) -> float | None:
+    """Return the median of business seconds in minutes, rounded to two decimals."""
+    return round(statistics.median(seconds) / 60, 2) if seconds else None
 
 
 def _date(value: str, name: str) -> date:

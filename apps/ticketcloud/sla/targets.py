@@ -16,13 +16,18 @@ is safe to call more than once for the same state:
   scanner, which sets `breach_published` and `warning_published` once it published.
 
 The clock rules: a target pauses while the ticket is pending, on hold, solved or closed,
-and resumes when it is new or open again. Business minutes already consumed are kept
-across a pause and across a policy or calendar change; only the remaining minutes are
-measured on the new calendar. A target whose due time has passed keeps running through
-a pause, because waiting on the customer cannot undo a breach. Solving a ticket
-completes its resolution target, and a completed target's `consumed_minutes` is the
-business time it took. Completed targets stay completed when a ticket
-reopens. A target a new policy adds starts counting when the change happens.
+and resumes when it is new or open again. Business time already consumed is kept across
+a pause and across a policy or calendar change, and only the remaining time is measured
+on the new calendar. A target whose due time has passed keeps running through a pause,
+because waiting on the customer cannot undo a breach. Solving a ticket completes its
+resolution target, and a completed target's `consumed_seconds` is the business time it
+took. Completed targets stay completed when a ticket reopens. A target a new policy adds
+starts counting when the change happens.
+
+The clock counts whole seconds. It starts and stops at `now` truncated to the second, so
+the business time of each run is a whole number of seconds and banking it loses
+nothing. Re-timing a running target on the same amount and calendar therefore leaves
+its due and warning times where they were, however often it happens.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from ticketcloud.models import (
     Ticket,
     Visibility,
 )
-from ticketcloud.sla.business_time import add_business_minutes, business_minutes_between
+from ticketcloud.sla.business_time import add_business_seconds, business_seconds_between
 from ticketcloud.sla.calendars import BusinessCalendar, business_calendar
 from ticketcloud.sla.policies import PolicyFacts, first_match, list_policies, target_minutes
 from ticketcloud.status import Status
@@ -151,8 +156,8 @@ async def record_message(session: AsyncSession, ticket: Ticket, message: Message
 async def recompute_calendar(session: AsyncSession, tenant_id: int, calendar_id: int,
                              before: BusinessCalendar, now: datetime) -> int:
     """Re-time the running targets measured on a calendar whose definition changed:
-    the minutes consumed up to `now` count on the old definition (`before`), the rest
-    on the new one. Return how many targets changed."""
+    the business time consumed up to `now` counts on the old definition (`before`), the
+    rest on the new one. Return how many targets changed."""
     calendars = _Calendars(session, tenant_id)
     statement = select(SlaTarget).where(SlaTarget.tenant_id == tenant_id,
                                         SlaTarget.calendar_id == calendar_id,
@@ -191,10 +196,11 @@ def at_risk_targets(now: datetime, *, limit: int) -> SelectOfScalar[SlaTarget]:
 
 
 def target_json(target: SlaTarget) -> dict[str, Any]:
-    """Return a target as the ticket API shows it."""
+    """Return a target as the ticket API shows it. `consumed_minutes` is whole business
+    minutes, rounded down from the stored seconds."""
     return {"kind": target.kind.value, "state": target.state.value,
             "target_minutes": target.target_minutes,
-            "consumed_minutes": target.consumed_minutes, "policy_id": target.policy_id,
+            "consumed_minutes": target.consumed_seconds // 60, "policy_id": target.policy_id,
             "calendar_id": target.calendar_id, "started_at": _iso(target.started_at),
             "due_at": _iso(target.due_at), "warn_at": _iso(target.warn_at),
             "completed_at": _iso(target.completed_at)}
@@ -230,8 +236,8 @@ async def _start(session: AsyncSession, ticket: Ticket, kind: TargetKind, policy
 
 async def _apply_policy(target: SlaTarget, policy: SlaPolicy, amount: int, now: datetime,
                         calendars: _Calendars) -> None:
-    """Move an active target to a policy's amount and calendar, keeping the minutes it
-    consumed; unchanged targets are left alone."""
+    """Move an active target to a policy's amount and calendar, keeping the business time
+    it consumed. Unchanged targets are left alone."""
     warning = _warning_minutes(amount, policy.warning_percent)
     if (target.policy_id, target.calendar_id, target.target_minutes,
             target.warning_minutes) == (policy.id, policy.calendar_id, amount, warning):
@@ -268,21 +274,22 @@ async def _follow_status(ticket: Ticket, targets: list[SlaTarget], now: datetime
 
 
 def _run(target: SlaTarget, now: datetime, calendar: BusinessCalendar) -> None:
-    """Start or resume the clock at `now` and compute the due and warning times from
-    the minutes still left."""
+    """Start or resume the clock at `now` (to the second) and compute the due and warning
+    times from the business seconds still left."""
+    start = _whole_second(now)
     target.state = TargetState.RUNNING
-    target.running_since = now
-    target.due_at = _after(now, target.target_minutes - target.consumed_minutes, calendar)
-    target.warn_at = _after(now, target.warning_minutes - target.consumed_minutes, calendar)
+    target.running_since = start
+    target.due_at = _after(start, target.target_minutes * 60 - target.consumed_seconds,
+                           calendar)
+    target.warn_at = _after(start, target.warning_minutes * 60 - target.consumed_seconds,
+                            calendar)
     target.updated_at = now
 
 
 def _bank(target: SlaTarget, now: datetime, calendar: BusinessCalendar) -> None:
-    """Add the business minutes of the current run to `consumed_minutes` and stop the
+    """Add the business seconds of the current run to `consumed_seconds` and stop the
     clock; the caller sets the next state."""
-    if target.running_since is not None:
-        target.consumed_minutes += business_minutes_between(target.running_since, now,
-                                                            calendar)
+    _add_run(target, now, calendar)
     target.running_since = None
     target.due_at = None
     target.warn_at = None
@@ -290,12 +297,11 @@ def _bank(target: SlaTarget, now: datetime, calendar: BusinessCalendar) -> None:
 
 async def _complete(target: SlaTarget, now: datetime, calendars: _Calendars) -> None:
     """Mark a target met, or breached when it completes after its due time. The final
-    run is banked, so `consumed_minutes` is the business time the target took, which
+    run is banked, so `consumed_seconds` is the business time the target took, which
     the SLA report's medians read."""
     late = target.due_at is not None and now > target.due_at
-    if target.state is TargetState.RUNNING and target.running_since is not None:
-        target.consumed_minutes += business_minutes_between(
-            target.running_since, now, await calendars.get(target.calendar_id))
+    if target.state is TargetState.RUNNING:
+        _add_run(target, now, await calendars.get(target.calendar_id))
     target.state = TargetState.BREACHED if late else TargetState.MET
     target.completed_at = now
     target.running_since = None
@@ -305,14 +311,26 @@ async def _complete(target: SlaTarget, now: datetime, calendars: _Calendars) -> 
                 target.state.value)
 
 
+def _add_run(target: SlaTarget, now: datetime, calendar: BusinessCalendar) -> None:
+    """Add the business seconds from `running_since` to `now` (to the second) to
+    `consumed_seconds`."""
+    if target.running_since is not None:
+        target.consumed_seconds += business_seconds_between(target.running_since,
+                                                            _whole_second(now), calendar)
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
 def _due_after(target: SlaTarget, now: datetime) -> bool:
     return target.due_at is None or target.due_at > now
 
 
-def _after(now: datetime, minutes: int, calendar: BusinessCalendar) -> datetime:
-    """Return the instant `minutes` business minutes after `now`; `now` itself when none
+def _after(now: datetime, seconds: int, calendar: BusinessCalendar) -> datetime:
+    """Return the instant `seconds` business seconds after `now`; `now` itself when none
     are left."""
-    return add_business_minutes(now, minutes, calendar) if minutes > 0 else now
+    return add_business_seconds(now, seconds, calendar) if seconds > 0 else now
 
 
 def _warning_minutes(amount: int, percent: int) -> int:

@@ -20,7 +20,9 @@ from tests.apps.ticketcloud.sla.calendars_for_tests import (
 )
 from ticketcloud.sla.business_time import (
     add_business_minutes,
+    add_business_seconds,
     business_minutes_between,
+    business_seconds_between,
     day_pieces,
     is_business_time,
 )
@@ -153,6 +155,41 @@ def test_between_rounds_down_to_whole_minutes() -> None:
     assert business_minutes_between(start, start + timedelta(seconds=119), BERLIN) == 1
 
 
+def test_seconds_between_is_exact() -> None:
+    start = utc(2026, 3, 3, 9, 0, 30)
+
+    assert business_seconds_between(start, start + timedelta(seconds=119), BERLIN) == 119
+    # 11:59:45 to 13:00:15 Berlin time: 15 s before lunch and 15 s after it.
+    assert business_seconds_between(utc(2026, 3, 3, 10, 59, 45), utc(2026, 3, 3, 12, 0, 15),
+                                    BERLIN) == 30
+
+
+def test_seconds_between_rounds_microseconds_down() -> None:
+    start = utc(2026, 3, 3, 9, 0)
+
+    assert business_seconds_between(start, start + timedelta(seconds=5, microseconds=999_999),
+                                    BERLIN) == 5
+    assert business_seconds_between(start, start - timedelta(seconds=5), BERLIN) == 0
+
+
+def test_add_seconds_crosses_lunch_and_weekend() -> None:
+    # Friday 16:59:30 Berlin time plus 45 s: 30 s on Friday, 15 s on Monday. Then
+    # 11:59:45 plus 30 s: 15 s before lunch and 15 s after it.
+    due = add_business_seconds(utc(2026, 3, 6, 15, 59, 30), 45, BERLIN)
+
+    assert due == utc(2026, 3, 9, 8, 0, 15)
+    assert add_business_seconds(utc(2026, 3, 3, 10, 59, 45), 30, BERLIN) == utc(
+        2026, 3, 3, 12, 0, 15)
+
+
+def test_add_seconds_rejects_invalid_amounts() -> None:
+    for amount in (-1, True, 1.5):
+        with pytest.raises(InvalidInput) as raised:
+            add_business_seconds(utc(2026, 3, 3), amount, BERLIN)  # type: ignore[arg-type]
+
+        assert raised.value.field == "seconds"
+
+
 def test_between_end_before_start_is_zero() -> None:
     assert business_minutes_between(utc(2026, 3, 4), utc(2026, 3, 3), BERLIN) == 0
 
@@ -253,6 +290,53 @@ def test_property_between_monotonic(calendar: BusinessCalendar, start: datetime,
 
     assert near <= far
     assert far - near <= high - low
+
+
+# Any whole second over the same two years, so that starts fall inside minutes too.
+second_starts = st.integers(min_value=0, max_value=2 * 365 * 24 * 3600).map(
+    lambda second: utc(2026, 1, 1) + timedelta(seconds=second))
+business_seconds = st.integers(min_value=0, max_value=30_000 * 60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(calendar=calendars, start=second_starts, seconds=business_seconds)
+def test_property_seconds_between_inverts_add(calendar: BusinessCalendar, start: datetime,
+                                              seconds: int) -> None:
+    due = add_business_seconds(start, seconds, calendar)
+
+    assert business_seconds_between(start, due, calendar) == seconds
+    if seconds > 0:
+        assert business_seconds_between(start, due - timedelta(seconds=1), calendar) < seconds
+
+
+@settings(max_examples=150, deadline=None)
+@given(calendar=calendars, start=second_starts, seconds=business_seconds,
+       share=st.floats(min_value=0, max_value=1))
+def test_property_banking_keeps_due_time(calendar: BusinessCalendar, start: datetime,
+                                         seconds: int, share: float) -> None:
+    """Banking the business time up to any whole second before the due time, then adding
+    what is left from there, returns the same due time: an SLA target's re-timing."""
+    due = add_business_seconds(start, seconds, calendar)
+    bank_at = start + timedelta(seconds=int((due - start).total_seconds() * share))
+
+    banked = business_seconds_between(start, bank_at, calendar)
+    due_again = add_business_seconds(bank_at, seconds - banked, calendar)
+
+    assert 0 <= banked <= seconds
+    assert due_again == due
+
+
+@settings(max_examples=150, deadline=None)
+@given(calendar=calendars, start=second_starts, seconds=business_seconds)
+def test_property_seconds_agree_with_minutes(calendar: BusinessCalendar, start: datetime,
+                                             seconds: int) -> None:
+    end = start + timedelta(seconds=seconds)
+
+    assert business_seconds_between(start, end, calendar) // 60 == business_minutes_between(
+        start, end, calendar)
+    if seconds % 60 == 0:
+        assert add_business_seconds(start, seconds, calendar) == add_business_minutes(
+            start, seconds // 60, calendar)
 
 
 @settings(max_examples=40, deadline=None)

@@ -141,8 +141,8 @@ async def test_targets_default_calendar_is_around_the_clock(db: Database,
     assert targets[TargetKind.FIRST_RESPONSE][0].due_at == utc(2026, 3, 8, 0, 30)
 
 
-async def test_pause_and_resume_keep_consumed_minutes(db: Database,
-                                                      workspace: Workspace) -> None:
+async def test_pause_and_resume_keep_consumed_time(db: Database,
+                                                   workspace: Workspace) -> None:
     await add_office_policy(db, workspace, resolution_minutes=240)
     ticket = await new_ticket(db, workspace, TUESDAY_TEN)
 
@@ -154,7 +154,7 @@ async def test_pause_and_resume_keep_consumed_minutes(db: Database,
     resumed = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
 
     assert paused.state is TargetState.PAUSED
-    assert paused.consumed_minutes == 45
+    assert paused.consumed_seconds == 45 * 60
     assert paused.due_at is None
     assert resumed.state is TargetState.RUNNING
     # 195 minutes left: 60 on Thursday, then 09:00-11:15 on Friday.
@@ -169,7 +169,7 @@ async def test_on_hold_pauses_response_target(db: Database, workspace: Workspace
     target = (await targets_of(db, ticket))[TargetKind.FIRST_RESPONSE][0]
 
     assert target.state is TargetState.PAUSED
-    assert target.consumed_minutes == 10
+    assert target.consumed_seconds == 10 * 60
 
 
 async def test_overdue_target_keeps_running_when_paused(db: Database,
@@ -272,7 +272,7 @@ async def test_priority_change_applies_other_policy(db: Database,
 
     assert target.policy_id == urgent.id
     assert target.target_minutes == 120
-    assert target.consumed_minutes == 90
+    assert target.consumed_seconds == 90 * 60
     # 11:30 Berlin plus 30 minutes ends at the lunch break.
     assert target.due_at == utc(2026, 3, 3, 11, 0)
 
@@ -301,7 +301,7 @@ async def test_sync_unchanged_is_idempotent(db: Database, workspace: Workspace) 
 
     assert len(targets[TargetKind.FIRST_RESPONSE]) == 1
     assert targets[TargetKind.FIRST_RESPONSE][0].due_at == TUESDAY_TEN + timedelta(minutes=60)
-    assert targets[TargetKind.FIRST_RESPONSE][0].consumed_minutes == 0
+    assert targets[TargetKind.FIRST_RESPONSE][0].consumed_seconds == 0
 
 
 async def test_calendar_change_retimes_running_targets(db: Database,
@@ -318,9 +318,120 @@ async def test_calendar_change_retimes_running_targets(db: Database,
     target = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
 
     assert changed == 1
-    assert target.consumed_minutes == 60
+    assert target.consumed_seconds == 60 * 60
     # 180 minutes left from 06:00 New York time: 09:00-12:00 there.
     assert target.due_at == utc(2026, 3, 3, 17, 0)
+
+
+async def test_calendar_saves_keep_due_time(db: Database, workspace: Workspace) -> None:
+    """Ten saves of an unchanged calendar, 30.25 s apart, bank every run to the second."""
+    calendar_id = await add_office_policy(db, workspace, resolution_minutes=240)
+    ticket = await new_ticket(db, workspace, TUESDAY_TEN)
+    started = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+    gap = timedelta(seconds=30, milliseconds=250)
+
+    due_times, warn_times = set(), set()
+    for save in range(1, 11):
+        async with db.transaction() as session:
+            _, before = await do_update_calendar(session, workspace.tenant_id, calendar_id,
+                                                 BERLIN_OFFICE)
+            await recompute_calendar(session, workspace.tenant_id, calendar_id, before,
+                                     TUESDAY_TEN + save * gap)
+        target = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+        due_times.add(target.due_at)
+        warn_times.add(target.warn_at)
+
+    assert started.due_at == utc(2026, 3, 3, 14, 0)
+    assert due_times == {started.due_at}
+    assert warn_times == {started.warn_at}
+    # 302.5 s after the start; the clock counts whole seconds.
+    assert target.consumed_seconds == 302
+    assert target.running_since == TUESDAY_TEN + timedelta(seconds=302)
+
+
+async def test_policy_switches_keep_due_time(db: Database, workspace: Workspace) -> None:
+    """Each priority change moves the target to the other policy and banks its run."""
+    calendar_id = await add_office_policy(db, workspace, resolution_minutes=240)
+    async with db.transaction() as session:
+        urgent = await do_create_policy(session, workspace.tenant_id, {
+            "name": "Urgent", "calendar_id": calendar_id, "resolution_minutes": 240,
+            "conditions": {"priorities": ["urgent"]}})
+        await do_move_policy(session, workspace.tenant_id, urgent.id, 0)
+    ticket = await new_ticket(db, workspace, TUESDAY_TEN)
+    started = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+
+    policies, due_times = set(), set()
+    for change_number in range(1, 9):
+        priority = Priority.URGENT if change_number % 2 else Priority.NORMAL
+        await change(db, ticket, TUESDAY_TEN + timedelta(seconds=30 * change_number),
+                     priority=priority)
+        target = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+        policies.add(target.policy_id)
+        due_times.add(target.due_at)
+
+    assert len(policies) == 2
+    assert due_times == {started.due_at}
+    assert target.consumed_seconds == 8 * 30
+
+
+async def test_pause_and_resume_keep_exact_seconds(db: Database,
+                                                   workspace: Workspace) -> None:
+    await add_office_policy(db, workspace, resolution_minutes=240)
+    ticket = await new_ticket(db, workspace, TUESDAY_TEN)
+
+    # 10:00:00 to 10:45:17.6 Berlin time: 2717 s consumed (the clock drops the fraction).
+    await change(db, ticket, TUESDAY_TEN + timedelta(minutes=45, seconds=17, milliseconds=600),
+                 status=Status.PENDING)
+    paused = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+    # Thursday 16:00:40 Berlin time: 59 min 20 s on Thursday, 135 min 23 s on Friday.
+    await change(db, ticket, utc(2026, 3, 5, 15, 0, 40), status=Status.OPEN)
+    resumed = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+    # Paused again on Friday at 11:00:00.9 Berlin time, resumed at 11:30:30.
+    await change(db, ticket, utc(2026, 3, 6, 10, 0) + timedelta(milliseconds=900),
+                 status=Status.PENDING)
+    paused_again = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+    await change(db, ticket, utc(2026, 3, 6, 10, 30, 30), status=Status.OPEN)
+    resumed_again = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+
+    assert paused.consumed_seconds == 45 * 60 + 17
+    assert target_json(paused)["consumed_minutes"] == 45
+    assert resumed.consumed_seconds == 45 * 60 + 17
+    assert resumed.due_at == utc(2026, 3, 6, 10, 15, 23)
+    # 2717 s, then 3560 s on Thursday and 7200 s on Friday up to 11:00:00.
+    assert paused_again.consumed_seconds == 2717 + 3560 + 7200
+    # 923 s (15 min 23 s) are left from 11:30:30.
+    assert resumed_again.due_at == utc(2026, 3, 6, 10, 45, 53)
+
+
+async def test_pause_and_resume_inside_one_minute(db: Database,
+                                                  workspace: Workspace) -> None:
+    """Twenty pauses of 20 s, each after 10 s of running: 200 s run, 400 s paused."""
+    await add_office_policy(db, workspace, resolution_minutes=240)
+    ticket = await new_ticket(db, workspace, TUESDAY_TEN)
+    started = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+
+    for round_number in range(20):
+        pause = TUESDAY_TEN + timedelta(seconds=30 * round_number + 10)
+        await change(db, ticket, pause, status=Status.PENDING)
+        await change(db, ticket, pause + timedelta(seconds=20), status=Status.OPEN)
+    target = (await targets_of(db, ticket))[TargetKind.RESOLUTION][0]
+
+    assert target.consumed_seconds == 200
+    assert started.due_at is not None
+    assert target.due_at == started.due_at + timedelta(seconds=400)
+
+
+async def test_reply_banks_exact_seconds(db: Database, workspace: Workspace) -> None:
+    await add_office_policy(db, workspace, first_response_minutes=60)
+    ticket = await new_ticket(db, workspace, TUESDAY_TEN)
+
+    await add_message(db, workspace, ticket, TUESDAY_TEN + timedelta(minutes=20, seconds=59),
+                      from_agent=True)
+    target = (await targets_of(db, ticket))[TargetKind.FIRST_RESPONSE][0]
+
+    assert target.state is TargetState.MET
+    assert target.consumed_seconds == 20 * 60 + 59
+    assert target_json(target)["consumed_minutes"] == 20
 
 
 async def test_target_json_is_utc(db: Database, workspace: Workspace) -> None:
