@@ -11,6 +11,7 @@ from starlette.responses import Response
 from portal.sdk import Role, app_context, find_users, require_role, tenant_id
 from ticketcloud.api_support import json_response, path_id, read_json, require_agent
 from ticketcloud.categories import list_categories
+from ticketcloud.mail_auth import do_set_trusted_authserv_id
 from ticketcloud.mail_in import do_set_support_address, load_support_address
 from ticketcloud.models import Rule
 from ticketcloud.ratings import RatingRollup, ratings_report
@@ -24,6 +25,7 @@ from ticketcloud.rule_store import (
     load_rules,
 )
 from ticketcloud.rules import dry_run
+from ticketcloud.settings import load_settings
 from ticketcloud.teams import AGENT_ROLES, away_user_ids, list_teams, team_members
 from ticketcloud.views import iso
 
@@ -147,23 +149,32 @@ async def list_agents(request: Request) -> Response:
 
 
 async def get_mail_settings(request: Request) -> Response:
-    """Return the support address whose mail becomes tickets (null when none is set)."""
+    """Return the support address whose mail becomes tickets (null when none is set) and
+    the trusted authserv-id that verifies agents' mail ("" when none is set)."""
     require_role(request, Role.ADMIN)
     async with app_context(request).db.read() as session:
         address = await load_support_address(session, tenant_id(request))
-    return json_response({"support_address": address})
+        settings = await load_settings(session, tenant_id(request))
+    return json_response({"support_address": address,
+                          "trusted_authserv_id": settings.mail_trusted_authserv_id})
 
 
 async def replace_mail_settings(request: Request) -> Response:
-    """Set the support address (null stops receiving mail); the portal routes its mail
-    to TicketCloud at once."""
+    """Set the support address (null stops receiving mail), which the portal routes to
+    TicketCloud at once, and the trusted authserv-id when the body names it (omitted:
+    unchanged)."""
     require_role(request, Role.ADMIN)
-    data = await read_json(request, allowed=("support_address",),
+    data = await read_json(request, allowed=("support_address", "trusted_authserv_id"),
                            required=("support_address",))
     async with app_context(request).transaction() as session:
+        if "trusted_authserv_id" in data:
+            await do_set_trusted_authserv_id(session, tenant_id(request),
+                                             data["trusted_authserv_id"])
         address = await do_set_support_address(session, tenant_id(request),
                                                data["support_address"])
-    return json_response({"support_address": address})
+        settings = await load_settings(session, tenant_id(request))
+    return json_response({"support_address": address,
+                          "trusted_authserv_id": settings.mail_trusted_authserv_id})
 
 
 def _rollup(item: RatingRollup) -> dict[str, Any]:

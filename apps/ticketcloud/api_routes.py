@@ -16,6 +16,7 @@ from portal.sdk import principal
 from ticketcloud import (
     api_admin,
     api_attachments,
+    api_mail,
     api_mail_templates,
     api_sla,
     api_teams,
@@ -50,6 +51,7 @@ routes: list[BaseRoute] = [
     _route("/tickets/{number:int}/messages/{message_id:int}/html",
            api_tickets.get_message_html, "GET"),
     _route("/tickets/{number:int}/attachments", api_attachments.upload_attachments, "POST"),
+    _route("/tickets/{number:int}/bouncing/clear", api_mail.clear_bouncing, "POST"),
     _route("/attachments/{attachment_id:int}", api_attachments.download_attachment, "GET"),
     _route("/rules", api_admin.list_rules_route, "GET"),
     _route("/rules", api_admin.create_rule, "POST"),

@@ -215,6 +215,7 @@ async def _full_view(context: AppContext, session: AsyncSession, ticket: Ticket,
         if agent:
             view["participants"] = []
             view["bouncing"] = []
+            view["mail_skipped"] = []
     else:
         await add_mail_details(session, ticket, view, agent=agent)
     return view

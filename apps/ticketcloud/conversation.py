@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -51,6 +51,7 @@ class Author:
 async def do_reply(
     context: AppContext, session: AsyncSession, ticket: Ticket, *, author: Author, body: str,
     visibility: str = Visibility.PUBLIC.value, attachments: Sequence[AttachmentUpload] = (),
+    mailed_directly: Collection[str] = (),
 ) -> Message:
     """Add a message to a ticket the caller already loaded with `access_ticket`, and
     stage `ticketcloud.ticket.replied`.
@@ -58,7 +59,9 @@ async def do_reply(
     An agent's first public reply sets `first_response_at` and opens a new ticket. A
     customer's reply reopens a solved ticket and takes a pending one back to open; each
     status change gets a history entry and `ticketcloud.ticket.updated`. Only agents
-    write internal notes, and a closed ticket takes no messages.
+    write internal notes, and a closed ticket takes no messages. An agent's public reply
+    is mailed to the requester and participants, except the addresses in
+    `mailed_directly` (lowercased), which got the agent's own mail already.
     """
     checked_visibility = check_choice(Visibility, visibility, field="visibility")
     if checked_visibility is Visibility.INTERNAL and not author.is_agent:
@@ -100,7 +103,8 @@ async def do_reply(
 
     await sla_targets.record_message(session, ticket, message, now)
     await ticket_events.publish_replied(context, session, ticket, message)
-    await mail_out.send_public_reply(context, session, ticket, message)
+    await mail_out.send_public_reply(context, session, ticket, message,
+                                     mailed_directly=mailed_directly)
     if new_status is not None:
         changes = {"status": {"old": old_status.value, "new": new_status.value}}
         await ticket_events.publish_updated(context, session, ticket, changes,

@@ -13,11 +13,19 @@ message gets one defined outcome, returned for the mail log:
 - a reply (see `mail_threads` for the matching rules) from a person: a public message
   on the ticket, which reopens a solved one; to a closed ticket: a new ticket that
   names the old one in its history;
+- a reply from an active agent or admin of the workspace: a message by that agent,
+  never a customer's. It is a public reply, mailed to the recipients who were not in
+  the agent's To or Cc, when the workspace's mail server verified the sender (see
+  `mail_auth`), and otherwise an internal note marked as not verified. Neither reopens
+  the ticket. Agent mail to a closed ticket is ignored, because it takes no messages;
+- any message from an address marked bouncing clears the mark, since the address
+  works again (see `mail_bounces`);
 - an out-of-office reply or other automatic mail that threads: a history entry on the
   ticket, which keeps its status and assignee;
 - an out-of-office or auto-replied message that does not thread: ignored;
 - anything else: a new ticket, confirmed by mail unless the mail was automatic (RFC
-  3834) or the sender reached the rate limit of automatic replies.
+  3834) or the sender reached the rate limit of automatic replies. This includes a new
+  message from an agent's address: the agent becomes the requester, as for any sender.
 """
 
 from __future__ import annotations
@@ -34,10 +42,12 @@ from portal.sdk import (
     MailAttachment,
     ParsedMail,
     PortalError,
+    UserRecord,
     do_set_mail_addresses,
+    find_users,
     list_mail_addresses,
 )
-from ticketcloud import mail_loops, mail_out, mail_threads
+from ticketcloud import mail_auth, mail_bounces, mail_loops, mail_out, mail_threads
 from ticketcloud.attachments import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
@@ -55,8 +65,11 @@ from ticketcloud.models import (
     MailDetail,
     Message,
     Ticket,
+    Visibility,
 )
+from ticketcloud.settings import load_settings
 from ticketcloud.status import Status
+from ticketcloud.teams import AGENT_ROLES
 from ticketcloud.tickets import do_create_ticket, ticket_messages
 
 logger = logging.getLogger(__name__)
@@ -92,24 +105,38 @@ async def handle_mail(context: AppContext, session: AsyncSession, tenant_id: int
     if mail.from_ is None:
         return "ignored: no valid From address"
     sender = mail.from_.address.lower()
-    ticket = await find_thread_ticket(context, session, tenant_id, mail)
+    await mail_bounces.do_clear_bounces_from(session, tenant_id, sender)
+    agent = await agent_sender(session, tenant_id, sender)
+    ticket = await find_thread_ticket(context, session, tenant_id, mail,
+                                      any_sender=agent is not None)
     if mail.is_automatic:
         return await _handle_automatic(context, session, tenant_id, mail, inbound_id,
                                        ticket=ticket, sender=sender)
+    if ticket is not None and agent is not None:
+        return await _append_agent(context, session, ticket, mail, inbound_id, agent=agent)
     if ticket is not None and ticket.status is not Status.CLOSED:
         return await _append(context, session, ticket, mail, inbound_id, sender=sender)
     return await _create(context, session, tenant_id, mail, inbound_id, closed=ticket)
 
 
 async def find_thread_ticket(context: AppContext, session: AsyncSession, tenant_id: int,
-                             mail: ParsedMail) -> Ticket | None:
+                             mail: ParsedMail, *, any_sender: bool = False) -> Ticket | None:
     """Return the ticket that `mail` replies to, or None for a new conversation: by its
-    In-Reply-To or References, else by a subject tag from a participant."""
+    In-Reply-To or References, else by a subject tag from a participant, or from anyone
+    with `any_sender` (the sender is an agent)."""
     ticket = await mail_threads.find_by_headers(context, session, tenant_id, mail)
     if ticket is None and mail.from_ is not None:
         ticket = await mail_threads.find_by_tag(session, tenant_id, mail,
-                                                mail.from_.address.lower())
+                                                mail.from_.address.lower(),
+                                                any_sender=any_sender)
     return ticket
+
+
+async def agent_sender(session: AsyncSession, tenant_id: int,
+                       sender: str) -> UserRecord | None:
+    """Return the active agent or admin of the workspace whose address is `sender`."""
+    users = await find_users(session, tenant_id, emails=[sender], roles=AGENT_ROLES)
+    return next((user for user in users if user.is_active), None)
 
 
 async def _duplicate_of(session: AsyncSession, tenant_id: int, mail: ParsedMail,
@@ -158,7 +185,8 @@ async def _append(context: AppContext, session: AsyncSession, ticket: Ticket,
     """Add the mail as the sender's public reply; new senders become participants."""
     assert mail.from_ is not None
     parts = _parts(mail, inbound_id)
-    exclude = await list_mail_addresses(session, ticket.tenant_id, APP_ID)
+    exclude = [*await list_mail_addresses(session, ticket.tenant_id, APP_ID),
+               *await _staff_addresses(session, ticket.tenant_id)]
     await mail_threads.do_add_participants(session, ticket, [(sender, mail.from_.name)],
                                            exclude=exclude)
     message = await do_reply(context, session, ticket,
@@ -169,6 +197,50 @@ async def _append(context: AppContext, session: AsyncSession, ticket: Ticket,
     logger.info("Inbound mail %s of tenant %s added message %s to ticket %s", inbound_id,
                 ticket.tenant_id, message.id, ticket.id)
     return f"added to ticket #{ticket.number}"
+
+
+async def _append_agent(context: AppContext, session: AsyncSession, ticket: Ticket,
+                        mail: ParsedMail, inbound_id: int, *, agent: UserRecord) -> str:
+    """Add an agent's mail to the ticket as that agent's public reply when the sender
+    is verified, else as an internal note marked as not verified."""
+    if ticket.status is Status.CLOSED:
+        logger.warning("Inbound mail %s of tenant %s from agent %s ignored: ticket %s is "
+                       "closed", inbound_id, ticket.tenant_id, agent.id, ticket.id)
+        return (f"ignored: mail from agent {agent.email} to closed ticket "
+                f"#{ticket.number}, which takes no messages")
+    settings = await load_settings(session, ticket.tenant_id)
+    check = mail_auth.check_sender(mail, trusted_authserv_id=settings.mail_trusted_authserv_id,
+                                   address=agent.email)
+    parts = _parts(mail, inbound_id)
+    directly = {item.address.lower() for item in (*mail.to, *mail.cc)}
+    if check.verified:
+        message = await do_reply(context, session, ticket, author=Author.of_user(agent),
+                                 body=parts.body, attachments=parts.uploads,
+                                 mailed_directly=directly)
+        exclude = [*await list_mail_addresses(session, ticket.tenant_id, APP_ID),
+                   *await _staff_addresses(session, ticket.tenant_id)]
+        await mail_threads.do_add_participants(
+            session, ticket, [(item.address, item.name) for item in (*mail.to, *mail.cc)],
+            exclude=exclude)
+        outcome = f"public reply by agent {agent.email} on ticket #{ticket.number}"
+    else:
+        body = mail_auth.unverified_note(agent.email, check.reason, parts.body)
+        message = await do_reply(context, session, ticket, author=Author.of_user(agent),
+                                 body=body, visibility=Visibility.INTERNAL.value,
+                                 attachments=parts.uploads)
+        outcome = (f"internal note by agent {agent.email} on ticket #{ticket.number}: "
+                   "sender not verified")
+    await _record(context, session, ticket, message, mail, inbound_id, parts)
+    logger.info("Inbound mail %s of tenant %s from agent %s added message %s to ticket %s "
+                "(verified: %s, %s)", inbound_id, ticket.tenant_id, agent.id, message.id,
+                ticket.id, check.verified, check.reason)
+    return outcome
+
+
+async def _staff_addresses(session: AsyncSession, tenant_id: int) -> list[str]:
+    """Return the addresses of the workspace's agents and admins, who never become
+    participants: they read the ticket in the help desk."""
+    return [user.email for user in await find_users(session, tenant_id, roles=AGENT_ROLES)]
 
 
 async def _create(context: AppContext, session: AsyncSession, tenant_id: int,
@@ -186,7 +258,8 @@ async def _create(context: AppContext, session: AsyncSession, tenant_id: int,
                             new=f"#{closed.number}",
                             reason=f"Mail answered closed ticket #{closed.number}")
     first = (await ticket_messages(session, ticket, include_internal=True))[0]
-    await _add_cc(session, ticket, mail, await list_mail_addresses(session, tenant_id, APP_ID))
+    await _add_cc(session, ticket, mail, [*await list_mail_addresses(session, tenant_id, APP_ID),
+                                          *await _staff_addresses(session, tenant_id)])
     await _record(context, session, ticket, first, mail, inbound_id, parts)
     confirmed = await _confirm(context, session, ticket, mail)
     logger.info("Inbound mail %s of tenant %s became ticket #%s with %s attachments (%s "
@@ -214,8 +287,8 @@ async def _confirm(context: AppContext, session: AsyncSession, ticket: Ticket,
 
 async def _add_cc(session: AsyncSession, ticket: Ticket, mail: ParsedMail,
                   exclude: list[str]) -> None:
-    """Make the people in the mail's Cc participants, except the workspace's own
-    addresses."""
+    """Make the people in the mail's Cc participants, except `exclude` (the workspace's
+    own addresses and its agents)."""
     await mail_threads.do_add_participants(
         session, ticket, [(item.address, item.name) for item in mail.cc], exclude=exclude)
 

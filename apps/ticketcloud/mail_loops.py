@@ -104,10 +104,11 @@ async def do_record_bounce(session: AsyncSession, ticket: Ticket,
 
 
 async def bouncing_addresses(session: AsyncSession, ticket: Ticket) -> list[dict[str, object]]:
-    """Return each address of the ticket that bounced, with its latest report."""
+    """Return each address of the ticket that bounced and whose mark is not cleared, with
+    its latest report."""
     rows = (await session.exec(select(MailBounce).where(
-        MailBounce.tenant_id == ticket.tenant_id, MailBounce.ticket_id == ticket.id)
-        .order_by(col(MailBounce.id)))).all()
+        MailBounce.tenant_id == ticket.tenant_id, MailBounce.ticket_id == ticket.id,
+        col(MailBounce.cleared_at).is_(None)).order_by(col(MailBounce.id)))).all()
     latest = {row.email: row for row in rows}
     return [{"email": row.email, "status": row.status, "permanent": row.permanent,
              "diagnostic": row.diagnostic,

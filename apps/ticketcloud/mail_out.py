@@ -5,13 +5,16 @@ Each function stages its mail in the caller's transaction, so a rolled-back tick
 reply sends nothing, and records the mail's Message-ID in `ticketcloud_mail_thread` so
 that replies to it thread onto the ticket. Every mail of a ticket has the ref
 `ticket:<number>`, which `failed_mail` uses to show permanent delivery failures.
-Internal notes never leave the help desk.
+Recipients marked bouncing on the ticket are left out and logged (see `mail_bounces`);
+a mail whose every recipient is left out is not queued. Internal notes never leave the
+help desk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +30,7 @@ from portal.sdk import (
     workspace_name,
 )
 from ticketcloud.attachments import attachment_path, message_attachments
+from ticketcloud.mail_bounces import active_bounces, do_record_skips
 from ticketcloud.mail_templates import RenderedMail, render_mail
 from ticketcloud.mail_threads import participants
 from ticketcloud.models import (
@@ -70,14 +74,17 @@ async def send_confirmation(context: AppContext, session: AsyncSession, ticket: 
     if ticket.channel is Channel.SYNC or (ticket.channel is Channel.EMAIL and not checked_mail):
         return
     rendered = await _render(session, ticket, MailTemplateKind.CONFIRMATION)
+    # A ticket being created has no bounces yet, so the lookup is skipped.
     await _send(context, session, ticket, subject=rendered.subject, text=rendered.text,
-                html=rendered.html, auto_submitted="auto-replied", message=None)
+                html=rendered.html, auto_submitted="auto-replied", message=None,
+                check_bounces=False)
 
 
 async def send_public_reply(context: AppContext, session: AsyncSession, ticket: Ticket,
-                            message: Message) -> None:
+                            message: Message, *, mailed_directly: Collection[str] = ()) -> None:
     """Mail an agent's public reply to the requester, with the ticket's participants in
-    Cc and the reply's attachments; any other message sends nothing."""
+    Cc and the reply's attachments; any other message sends nothing. Addresses in
+    `mailed_directly` (lowercased) got the agent's own mail already and are left out."""
     if not message.from_agent or message.visibility is not Visibility.PUBLIC:
         return
     attachments, left_out = await _mail_attachments(context, session, message)
@@ -91,7 +98,8 @@ async def send_public_reply(context: AppContext, session: AsyncSession, ticket: 
                              agent_name=message.author_name)
     await _send(context, session, ticket, subject=rendered.subject, text=rendered.text,
                 html=rendered.html, auto_submitted="no", message=message,
-                from_name=message.author_name, attachments=attachments)
+                from_name=message.author_name, attachments=attachments,
+                mailed_directly=mailed_directly)
 
 
 async def send_rating_request(context: AppContext, session: AsyncSession, ticket: Ticket, *,
@@ -150,18 +158,27 @@ async def thread_message_ids(session: AsyncSession, ticket: Ticket) -> list[str]
 async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, subject: str,
                 text: str, auto_submitted: Any, message: Message | None,
                 html: str | None = None, from_name: str | None = None,
-                attachments: list[OutgoingAttachment] | None = None) -> None:
+                attachments: list[OutgoingAttachment] | None = None,
+                mailed_directly: Collection[str] = (), check_bounces: bool = True) -> None:
     assert ticket.id is not None
-    earlier = await thread_message_ids(session, ticket)
-    references = earlier[-MAX_REFERENCES:]
     # Automatic mail (confirmations, rating requests) goes to the requester alone, and
     # agents' replies go to the participants too.
     cc = [] if message is None else [MailAddress(row.email, row.name)
                                      for row in await participants(session, ticket)]
+    to, cc = await _recipients(session, ticket, message,
+                               [MailAddress(ticket.requester_email, ticket.requester_name)],
+                               cc, mailed_directly=mailed_directly, check_bounces=check_bounces)
+    if not to:
+        logger.info("No mail queued for ticket %s of tenant %s (message %s): every "
+                    "recipient bounced or got the mail directly", ticket.id, ticket.tenant_id,
+                    message.id if message else None)
+        return
+    earlier = await thread_message_ids(session, ticket)
+    references = earlier[-MAX_REFERENCES:]
     mail = OutgoingMail(
-        ref=ticket_ref(ticket), to=[MailAddress(ticket.requester_email, ticket.requester_name)],
-        cc=cc, subject=subject, text=text, html=html, from_name=from_name,
-        in_reply_to=references[-1] if references else None, references=references,
+        ref=ticket_ref(ticket), to=to, cc=cc, subject=subject, text=text, html=html,
+        from_name=from_name, in_reply_to=references[-1] if references else None,
+        references=references,
         auto_submitted=auto_submitted, attachments=attachments or [])
     try:
         queued = await context.queue_mail(session, tenant_id=ticket.tenant_id, mail=mail)
@@ -178,6 +195,28 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
     await session.flush()
     logger.info("Queued mail %s for ticket %s of tenant %s (message %s)", queued.id,
                 ticket.id, ticket.tenant_id, message.id if message else None)
+
+
+async def _recipients(session: AsyncSession, ticket: Ticket, message: Message | None,
+                      to: list[MailAddress], cc: list[MailAddress], *,
+                      mailed_directly: Collection[str],
+                      check_bounces: bool) -> tuple[list[MailAddress], list[MailAddress]]:
+    """Return `to` and `cc` without the ticket's bouncing addresses, which get a
+    `MailSkip` row, and without `mailed_directly`. When the requester is left out, the
+    first remaining participant moves to To, because a mail needs a To recipient."""
+    bounces = await active_bounces(session, ticket) if check_bounces else {}
+    skip = {address.lower() for address in mailed_directly}
+    skipped = [bounces[item.email.lower()] for item in [*to, *cc]
+               if item.email.lower() in bounces and item.email.lower() not in skip]
+    if skipped:
+        await do_record_skips(session, ticket, message, skipped)
+    kept_to = [item for item in to
+               if item.email.lower() not in bounces and item.email.lower() not in skip]
+    kept_cc = [item for item in cc
+               if item.email.lower() not in bounces and item.email.lower() not in skip]
+    if not kept_to and kept_cc:
+        return kept_cc[:1], kept_cc[1:]
+    return kept_to, kept_cc
 
 
 async def _mail_attachments(context: AppContext, session: AsyncSession,

@@ -107,14 +107,15 @@ async def find_by_headers(context: AppContext, session: AsyncSession, tenant_id:
 
 
 async def find_by_tag(session: AsyncSession, tenant_id: int, mail: ParsedMail,
-                      sender: str) -> Ticket | None:
+                      sender: str, *, any_sender: bool = False) -> Ticket | None:
     """Return the ticket whose tag "[#n]" is in the subject when `sender` is its
-    requester or a participant, else None: a stranger who quotes someone else's tag
-    starts a ticket of their own."""
+    requester or a participant (or anyone, with `any_sender`), else None: a stranger
+    who quotes someone else's tag starts a ticket of their own."""
     for match in _TAG.finditer(mail.subject):
         ticket = (await session.exec(select(Ticket).where(
             Ticket.tenant_id == tenant_id, Ticket.number == int(match[1])))).first()
-        if ticket is not None and await is_participant(session, ticket, sender):
+        if ticket is not None and (any_sender or await is_participant(session, ticket,
+                                                                      sender)):
             return ticket
     return None
 

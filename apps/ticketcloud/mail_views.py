@@ -1,6 +1,6 @@
 """Mail in the ticket views: each mail message's quoted history, signature and skipped
-attachments, the ticket's participants and bouncing addresses, and the HTML version of
-a message as a document for a sandboxed iframe.
+attachments, the ticket's participants, bouncing addresses and the recipients its mail
+skipped, and the HTML version of a message as a document for a sandboxed iframe.
 
 Mail HTML is written by strangers. The portal's parser already sanitized it with nh3,
 and this module adds a Content-Security-Policy that blocks scripts, remote loads and
@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import AppContext, NotFound
 from ticketcloud.attachments import attachment_path
+from ticketcloud.mail_bounces import skipped_mail
 from ticketcloud.mail_loops import bouncing_addresses
 from ticketcloud.mail_threads import participants
 from ticketcloud.models import Attachment, MailDetail, Message, Ticket
@@ -40,7 +41,8 @@ DOCUMENT_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'
 async def add_mail_details(session: AsyncSession, ticket: Ticket, view: dict[str, Any], *,
                            agent: bool) -> None:
     """Add `mail` to each message of `view` that came by mail and, for agents, the
-    ticket's `participants` and `bouncing` addresses."""
+    ticket's `participants`, `bouncing` addresses and the recipients its mail skipped
+    because they bounced (`mail_skipped`)."""
     ids = [item["id"] for item in view.get("messages", [])]
     details = await _details(session, ticket.tenant_id, ids)
     for item in view.get("messages", []):
@@ -50,6 +52,7 @@ async def add_mail_details(session: AsyncSession, ticket: Ticket, view: dict[str
         view["participants"] = [{"email": row.email, "name": row.name}
                                 for row in await participants(session, ticket)]
         view["bouncing"] = await bouncing_addresses(session, ticket)
+        view["mail_skipped"] = await skipped_mail(session, ticket)
 
 
 async def html_document(context: AppContext, session: AsyncSession, ticket: Ticket,

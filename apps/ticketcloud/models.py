@@ -21,6 +21,7 @@ MAX_SUBJECT = 200
 MAX_EMAIL = 254
 MAX_PERSON_NAME = 200
 MAX_HISTORY_VALUE = 500
+MAX_AUTHSERV_ID = 255
 DEFAULT_AUTO_CLOSE_HOURS = 72
 
 
@@ -298,6 +299,28 @@ class MailBounce(SQLModel, table=True):
     permanent: bool = True
     diagnostic: str = Field(default="", max_length=MAX_HISTORY_VALUE)
     created_at: datetime = timestamp()
+    # When an agent cleared the mark, or mail from the address arrived; None while the
+    # address counts as bouncing and ticket mail skips it.
+    cleared_at: datetime | None = timestamp(nullable=True)
+
+
+class MailSkip(SQLModel, table=True):
+    """A recipient that ticket mail left out because the address bounced before."""
+
+    __tablename__ = "ticketcloud_mail_skip"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
+    ticket_id: int = Field(foreign_key="ticketcloud_ticket.id", index=True)
+    # The conversation message the mail would have carried; None for mail that carries
+    # none, such as a rating request.
+    ticketcloud_message_id: int | None = Field(default=None,
+                                               foreign_key="ticketcloud_message.id")
+    # Lowercased.
+    email: str = Field(max_length=MAX_EMAIL)
+    # When the bounce that marked the address arrived.
+    bounced_at: datetime = timestamp()
+    created_at: datetime = timestamp()
 
 
 class MailDetail(SQLModel, table=True):
@@ -356,6 +379,9 @@ class TenantSettings(SQLModel, table=True):
     auto_close_hours: int = DEFAULT_AUTO_CLOSE_HOURS
     # Whether customers see their ticket's category.
     expose_category: bool = False
+    # The authserv-id of the Authentication-Results headers that the workspace's own
+    # mail server adds (RFC 8601); "" trusts no header, so no agent mail is verified.
+    mail_trusted_authserv_id: str = Field(default="", max_length=MAX_AUTHSERV_ID)
 
 
 class MailTemplateKind(enum.StrEnum):
@@ -500,7 +526,8 @@ TENANT_TABLES = (
     Rule.__tablename__, Ticket.__tablename__, Message.__tablename__,
     Attachment.__tablename__, HistoryEntry.__tablename__, Rating.__tablename__,
     MailThread.__tablename__, MailParticipant.__tablename__, MailBounce.__tablename__,
-    MailDetail.__tablename__, MailAutoReply.__tablename__, MailTemplate.__tablename__,
+    MailSkip.__tablename__, MailDetail.__tablename__, MailAutoReply.__tablename__,
+    MailTemplate.__tablename__,
     SlaCalendar.__tablename__, SlaPolicy.__tablename__, SlaTarget.__tablename__,
     # Defined in sync_models.py, which imports this module.
     "ticketcloud_sync_ticket", "ticketcloud_synced_ticket", "ticketcloud_synced_change",

@@ -194,6 +194,13 @@ def _mail_people() -> dict[str, Schema]:
                                    "permanent": {"type": "boolean"},
                                    "diagnostic": {"type": "string"},
                                    "created_at": {"type": "string", "format": "date-time"}})},
+        "mail_skipped": {"type": "array", "description": "Recipients that the ticket's mail "
+                         "left out because their address was bouncing, oldest first.",
+                         "items": obj({"message_id": nullable("integer"),
+                                       "email": {"type": "string"},
+                                       "bounced_at": {"type": "string", "format": "date-time"},
+                                       "created_at": {"type": "string",
+                                                      "format": "date-time"}})},
     }
 
 
@@ -299,9 +306,18 @@ def _schemas() -> dict[str, Schema]:
 
 
 def _mail_schemas() -> dict[str, Schema]:
-    return {"MailSettings": obj({"support_address": {
+    return {"BouncingAddress": obj({"email": {"type": "string", "format": "email"}}),
+            "MailSettings": obj({"support_address": {
         "type": ["string", "null"], "format": "email",
-        "description": "Mail to this address becomes a ticket; null receives no mail."}})}
+        "description": "Mail to this address becomes a ticket; null receives no mail."},
+        "trusted_authserv_id": {
+        "type": ["string", "null"], "maxLength": 255,
+        "description": "The authserv-id of the Authentication-Results headers that the "
+                       "workspace's mail server adds. Mail from an agent's address counts "
+                       "as the agent's public reply only when such a header reports "
+                       "dkim=pass or spf=pass for the agent's domain; otherwise it becomes "
+                       "an internal note. Empty trusts no header. Omitted in a PUT: "
+                       "unchanged."}}, required=("support_address",))}
 
 
 def _mail_paths() -> dict[str, Any]:
@@ -435,6 +451,16 @@ def _paths() -> dict[str, Any]:
             "parameters": number,
             "get": _op("Get a ticket's history",
                        _ok(list_of(ref("HistoryEntry")), "Oldest first."), "403", "404"),
+        },
+        "/tickets/{number}/bouncing/clear": {
+            "parameters": number,
+            "post": _op("Clear a bouncing mark",
+                        _ok(obj({"email": {"type": "string"}}), "The address, lowercased."),
+                        "403", "404", "422",
+                        body=_body("BouncingAddress"),
+                        description="Agents and admins only. Ticket mail goes to the address "
+                                    "again; the ticket's history records who cleared it. 404 "
+                                    "when the address is not bouncing on the ticket."),
         },
         "/tickets/{number}/messages/{message_id}/html": {
             "parameters": [*number, _path_parameter("message_id", "The message's id.")],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
@@ -13,16 +15,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.db import utcnow
 from portal.errors import InvalidInput, NotFound
+from portal.mail.imap_client import tls_context
 from portal.mail.imap_models import DEFAULT_PORTS, ImapMailbox, ImapSecurity, ImapSeen
 
 logger = logging.getLogger(__name__)
 
-MAILBOX_FIELDS = ("name", "app_id", "host", "port", "security", "username", "password",
-                  "folder", "move_to", "enabled", "interval_seconds")
+MAILBOX_FIELDS = ("name", "app_id", "host", "port", "security", "ca_file", "username",
+                  "password", "folder", "move_to", "enabled", "interval_seconds")
 REQUIRED_FIELDS = ("name", "app_id", "host", "username", "password")
 MAX_MAILBOXES = 20
 MIN_INTERVAL_SECONDS = 10
 MAX_INTERVAL_SECONDS = 86400
+MAX_CA_FILE = 1024
 _HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.:-]{0,251}[a-z0-9])?$")
 # imaplib sends LOGIN arguments as ASCII quoted strings (RFC 3501, section 4.3), so user
 # names and passwords are printable ASCII.
@@ -60,6 +64,7 @@ async def do_create_mailbox(session: AsyncSession, tenant_id: int, data: dict[st
                           password="")
     for name, value in data.items():
         setattr(mailbox, name, check_mailbox_field(name, value, app_ids=app_ids))
+    _check_ca_file_needs_tls(mailbox)
     session.add(mailbox)
     await session.flush()
     logger.info("Created IMAP mailbox %s (%s@%s:%s) for app %s in tenant %s", mailbox.id,
@@ -77,6 +82,7 @@ async def do_update_mailbox(session: AsyncSession, tenant_id: int, mailbox_id: i
         if name in REQUIRED_FIELDS and value in (None, ""):
             raise InvalidInput(f"The {name} of an IMAP mailbox cannot be empty.", field=name)
         setattr(mailbox, name, check_mailbox_field(name, value, app_ids=app_ids))
+    _check_ca_file_needs_tls(mailbox)
     mailbox.failures = 0
     mailbox.next_poll_at = None
     mailbox.updated_at = utcnow()
@@ -130,7 +136,44 @@ def check_mailbox_field(name: str, value: object, *, app_ids: set[str]) -> Any:
         return value
     if name == "move_to" and value in (None, ""):
         return None
+    if name == "ca_file":
+        return check_ca_file(value)
     return _check_text(name, value)
+
+
+def check_ca_file(value: object) -> str | None:
+    """Return the CA file path when it names a readable PEM file with at least one
+    certificate, or None for an empty value. Raise InvalidInput naming the problem."""
+    if value in (None, ""):
+        return None
+    hint = ("Use the absolute path, on the portal's server, of a PEM file with the CA "
+            "certificate that signed the IMAP server's certificate.")
+    if not isinstance(value, str) or _CONTROL.search(value) or len(value) > MAX_CA_FILE:
+        raise InvalidInput(f"Invalid ca_file {value!r}. {hint}", field="ca_file")
+    path = Path(value.strip())
+    if not path.is_absolute():
+        raise InvalidInput(f"Invalid ca_file {value!r}: the path is not absolute. {hint}",
+                           field="ca_file")
+    if not path.is_file():
+        raise InvalidInput(f"Invalid ca_file {value!r}: no such file. {hint}",
+                           field="ca_file")
+    try:
+        context = tls_context(str(path))
+    except (OSError, ssl.SSLError) as error:
+        reason = error.strerror if isinstance(error, OSError) and not isinstance(
+            error, ssl.SSLError) and error.strerror else str(error)
+        raise InvalidInput(f"Invalid ca_file {value!r}: it could not be loaded as PEM "
+                           f"certificates ({reason}). {hint}", field="ca_file") from None
+    if not context.get_ca_certs() and not context.cert_store_stats()["x509"]:
+        raise InvalidInput(f"Invalid ca_file {value!r}: it contains no certificate. {hint}",
+                           field="ca_file")
+    return str(path)
+
+
+def _check_ca_file_needs_tls(mailbox: ImapMailbox) -> None:
+    if mailbox.ca_file and mailbox.security is ImapSecurity.NONE:
+        raise InvalidInput("A CA file needs TLS: set security to starttls or tls, or "
+                           "clear ca_file.", field="ca_file")
 
 
 def _check_text(name: str, value: object) -> str:
@@ -170,6 +213,7 @@ def mailbox_view(mailbox: ImapMailbox) -> dict[str, Any]:
     return {
         "id": mailbox.id, "name": mailbox.name, "app_id": mailbox.app_id,
         "host": mailbox.host, "port": mailbox.port, "security": mailbox.security.value,
+        "ca_file": mailbox.ca_file,
         "username": mailbox.username, "password_set": bool(mailbox.password),
         "folder": mailbox.folder, "move_to": mailbox.move_to, "enabled": mailbox.enabled,
         "interval_seconds": mailbox.interval_seconds,

@@ -2,7 +2,9 @@
 in a worker thread (`asyncio.to_thread`), one call at a time.
 
 Every failure, from a refused connection to a rejected sign-in or a `NO` reply, raises
-`ImapFailure` with a message for the mailbox's state. Messages are fetched with
+`ImapFailure` with a message for the mailbox's state. TLS (implicit, or upgraded with
+STARTTLS) verifies the server's certificate and host name against the target's CA file,
+or the system's trust store without one. Messages are fetched with
 `BODY.PEEK[]`, which does not set \\Seen (RFC 3501, section 6.4.5), so a message is
 flagged only by `mark_seen` or `move`, after it is stored.
 """
@@ -40,6 +42,14 @@ class ImapTarget:
     password: str = field(repr=False)
     folder: str = "INBOX"
     timeout: float = TIMEOUT_SECONDS
+    ca_file: str | None = None
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Return a client context that verifies certificates and host names against
+    `ca_file` only, or against the system's trust store when it is None. Raises OSError
+    or ssl.SSLError when the file cannot be read or contains no certificate."""
+    return ssl.create_default_context(cafile=ca_file)
 
 
 class ImapClient:
@@ -55,21 +65,49 @@ class ImapClient:
     def open(self) -> None:
         """Connect, sign in and select the folder; raise ImapFailure on any failure."""
         target = self.target
+        context = self._context()
         try:
-            # NOTE: the tests run Dovecot without TLS, so the TLS and STARTTLS branches
-            # are exercised only against real servers.
             if target.security is ImapSecurity.TLS:
-                self._imap = imaplib.IMAP4_SSL(target.host, target.port,
-                                               ssl_context=ssl.create_default_context(),
+                self._imap = imaplib.IMAP4_SSL(target.host, target.port, ssl_context=context,
                                                timeout=target.timeout)
             else:
                 self._imap = imaplib.IMAP4(target.host, target.port, timeout=target.timeout)
                 if target.security is ImapSecurity.STARTTLS:
-                    self._imap.starttls(ssl.create_default_context())
+                    self._imap.starttls(context)
+        except ssl.SSLCertVerificationError as error:
+            self.close()
+            trusted = (f"the CA file {target.ca_file}" if target.ca_file
+                       else "the system's trusted CAs")
+            raise ImapFailure(
+                f"The TLS certificate of {target.host}:{target.port} was rejected: "
+                f"{error.verify_message} (checked against {trusted}). Set the mailbox's CA "
+                "file to the CA certificate that signed the server's certificate, or fix "
+                "the server's certificate.") from error
+        except ssl.SSLError as error:
+            self.close()
+            raise ImapFailure(
+                f"The TLS handshake with {target.host}:{target.port} failed: "
+                f"{_describe(error)}. Check that the security mode matches the port: tls "
+                "for IMAPS (usually 993), starttls for IMAP (usually 143).") from error
         except (OSError, imaplib.IMAP4.error) as error:
             self.close()
+            hint = ""
+            if isinstance(error, socket.timeout | TimeoutError) and \
+                    target.security is not ImapSecurity.TLS:
+                # A port that expects TLS from the first byte waits for the client's
+                # TLS hello and never sends the IMAP greeting to a plain connection.
+                hint = (" without an IMAP greeting. If the port expects TLS from the first "
+                        "byte (IMAPS, usually 993), set the mailbox's security to tls.")
             raise ImapFailure(f"Connecting to {target.host}:{target.port} failed: "
-                              f"{_describe(error)}") from error
+                              f"{_describe(error)}{hint}") from error
+        # NOTE: Dovecot treats a connection from its own address as secure, so the tests
+        # on loopback never see LOGINDISABLED; other servers announce it without TLS.
+        if target.security is ImapSecurity.NONE and "LOGINDISABLED" in self._capabilities():
+            self.close()
+            raise ImapFailure(
+                f"{target.host}:{target.port} requires TLS before sign-in (it announces "
+                "LOGINDISABLED), so the password was not sent. Set the mailbox's security "
+                "to starttls or tls.")
         self._command("Signing in as " + repr(target.username), "login", target.username,
                       target.password)
         # Servers announce extensions such as MOVE only after sign-in, and imaplib keeps the
@@ -82,6 +120,20 @@ class ImapClient:
                              _quote(target.folder))
         self.exists = int(data[0]) if data and data[0] and data[0].isdigit() else 0
         self.uidvalidity = self._uidvalidity()
+
+    def _context(self) -> ssl.SSLContext | None:
+        if self.target.security is ImapSecurity.NONE:
+            return None
+        try:
+            return tls_context(self.target.ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise ImapFailure(f"The CA file {self.target.ca_file} could not be loaded: "
+                              f"{_describe(error)}. Choose a readable PEM file with the CA "
+                              "certificate.") from error
+
+    def _capabilities(self) -> tuple[str, ...]:
+        imap = self._connection()
+        return tuple(str(item).upper() for item in imap.capabilities)
 
     def unseen_uids(self) -> list[int]:
         """Return the UIDs of the folder's messages without \\Seen, ascending."""
@@ -173,6 +225,11 @@ def _quote(name: str) -> str:
 def _describe(error: BaseException) -> str:
     if isinstance(error, socket.timeout | TimeoutError):
         return "timed out"
+    if isinstance(error, ssl.SSLError):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        # args[0] of an OSError is its errno number.
+        return error.strerror
     text = error.args[0] if error.args else error
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")

@@ -41,6 +41,9 @@ class ImapMailbox(SQLModel, table=True):
     host: str = Field(max_length=253)
     port: int
     security: ImapSecurity = _enum_column(ImapSecurity)
+    # A PEM file of the CA certificates that verify the server's certificate, in place
+    # of the system's trust store; None uses the system's.
+    ca_file: str | None = Field(default=None, max_length=1024)
     username: str = Field(max_length=254)
     password: str = Field(max_length=512)
     folder: str = Field(default="INBOX", max_length=200)

@@ -13,21 +13,30 @@ poll finds it again: the UID record (or, had the crash come before 3, the gatewa
 deduplication) makes it a duplicate that is only flagged, never stored twice. A failed
 poll backs off exponentially from the mailbox's interval up to an hour, and its error,
 the time of the last poll and the next one are kept on the mailbox for the admin.
+
+Only one portal process at a time polls a mailbox: a poll first takes the database lease
+`imap:mailbox:<id>` (`portal.leases`), renews it every third of its time while it runs,
+and releases it at the end. A process that dies stops renewing, so another process takes
+the mailbox over once the lease expires. A poll that finds the lease taken by another process
+raises `MailboxBusy`. A poll that loses its lease stops before its next message and
+leaves the mailbox's state to the new holder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, or_, select
 
+from portal import leases
 from portal.db import Database, utcnow
 from portal.errors import Conflict, NotFound
 from portal.mail.imap_client import ImapClient, ImapFailure, ImapTarget
@@ -42,12 +51,30 @@ MAX_BACKOFF_SECONDS = 3600
 # full mailbox cannot hold up the others for long.
 MAX_MESSAGES_PER_POLL = 100
 MAX_ERROR = 2000
+# A poll holds its mailbox's lease this long past each renewal. One IMAP step may take
+# up to the client's 30-second timeout, and the renewal runs beside it every third of
+# this time.
+LEASE_SECONDS = 90.0
 
 ClientFactory = Callable[[ImapTarget], ImapClient]
 
 
 class PollFailed(Exception):
     """A poll of one mailbox stopped early; the message is for the mailbox's state."""
+
+
+class MailboxBusy(Conflict):
+    """Another portal process holds the mailbox's lease and is polling it now."""
+
+
+class LeaseLost(Exception):
+    """The poll's lease expired and another process took the mailbox over."""
+
+
+@dataclass
+class _HeldLease:
+    name: str
+    lost: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +103,12 @@ class ConnectionCheck:
 def target_of(mailbox: ImapMailbox) -> ImapTarget:
     return ImapTarget(host=mailbox.host, port=mailbox.port, security=mailbox.security,
                       username=mailbox.username, password=mailbox.password,
-                      folder=mailbox.folder)
+                      folder=mailbox.folder, ca_file=mailbox.ca_file)
+
+
+def lease_name(mailbox_id: int) -> str:
+    """Return the name of the database lease that a poll of the mailbox holds."""
+    return f"imap:mailbox:{mailbox_id}"
 
 
 def backoff_seconds(interval_seconds: int, failures: int) -> int:
@@ -91,13 +123,17 @@ class ImapPoller:
 
     def __init__(self, db: Database, inbound: InboundGateway, *,
                  client_factory: ClientFactory = ImapClient,
-                 max_messages: int = MAX_MESSAGES_PER_POLL) -> None:
+                 max_messages: int = MAX_MESSAGES_PER_POLL,
+                 lease_time: timedelta = timedelta(seconds=LEASE_SECONDS),
+                 owner: str | None = None) -> None:
         self.db = db
         self.inbound = inbound
         self.client_factory = client_factory
         self.max_messages = max_messages
-        # NOTE: per process only. Two portal processes may poll one mailbox at once; the
-        # UID records and the gateway's deduplication still store each message once.
+        self.lease_time = lease_time
+        self.owner = owner or leases.process_owner()
+        # Polls within this process queue here; the database lease keeps other
+        # processes out.
         self._locks: dict[int, asyncio.Lock] = {}
 
     async def poll_due(self) -> int:
@@ -115,16 +151,21 @@ class ImapPoller:
                 continue
             try:
                 await self.poll(mailbox_id)
+            except MailboxBusy:
+                logger.debug("IMAP mailbox %s is polled by another process", mailbox_id)
+                continue
             except (NotFound, Conflict):
                 continue  # deleted or disabled since it was listed
         return len(ids)
 
     async def poll(self, mailbox_id: int) -> PollResult:
         """Fetch and store the mailbox's new messages now. Raises NotFound for a missing
-        mailbox and Conflict for a disabled one; a failure of the server or of storage is
-        recorded on the mailbox and returned, not raised."""
+        mailbox, Conflict for a disabled one and MailboxBusy when another process polls
+        it. A failure of the server or of storage is recorded on the mailbox and
+        returned, not raised."""
         lock = self._locks.setdefault(mailbox_id, asyncio.Lock())
-        async with lock:
+        async with lock, self._lease(mailbox_id) as lease:
+            # Read after taking the lease, so the poll state of the previous holder counts.
             async with self.db.read() as session:
                 mailbox = await session.get(ImapMailbox, mailbox_id)
             if mailbox is None:
@@ -132,7 +173,47 @@ class ImapPoller:
             if not mailbox.enabled:
                 raise Conflict(f"IMAP mailbox {mailbox_id} is disabled; enable it to poll.",
                                field="enabled")
-            return await self._poll_locked(mailbox)
+            return await self._poll_locked(mailbox, lease)
+
+    @contextlib.asynccontextmanager
+    async def _lease(self, mailbox_id: int) -> AsyncIterator[_HeldLease]:
+        """Hold the mailbox's lease for the block and renew it in the background. Raise
+        MailboxBusy when another process holds it."""
+        lease = _HeldLease(lease_name(mailbox_id))
+        if not await leases.claim(self.db, lease.name, self.owner, self.lease_time):
+            raise MailboxBusy(f"IMAP mailbox {mailbox_id} is being polled by another portal "
+                              "process; try again when that poll has finished.",
+                              field="mailbox_id")
+        renewer = asyncio.create_task(self._renew(lease), name=f"renew-{lease.name}")
+        try:
+            yield lease
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            if not lease.lost:
+                try:
+                    await leases.release(self.db, lease.name, self.owner)
+                except SQLAlchemyError:
+                    # The lease then expires on its own.
+                    logger.exception("Releasing lease %s failed", lease.name)
+
+    async def _renew(self, lease: _HeldLease) -> None:
+        """Renew the lease every third of its time until cancelled or lost."""
+        interval = self.lease_time.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                renewed = await leases.claim(self.db, lease.name, self.owner, self.lease_time)
+            except SQLAlchemyError:
+                logger.exception("Renewing lease %s failed; retrying in %.1f s", lease.name,
+                                 interval)
+                continue
+            if not renewed:
+                lease.lost = True
+                logger.warning("Lease %s expired and another process took it over; this "
+                               "poll stops before its next message", lease.name)
+                return
 
     async def check_connection(self, mailbox: ImapMailbox) -> ConnectionCheck:
         """Sign in and select the folder with the mailbox's settings; change nothing."""
@@ -148,7 +229,7 @@ class ImapPoller:
                                f"{mailbox.folder!r}, {len(unseen)} unseen.",
                                messages=client.exists, unseen=len(unseen))
 
-    async def _poll_locked(self, mailbox: ImapMailbox) -> PollResult:
+    async def _poll_locked(self, mailbox: ImapMailbox, lease: _HeldLease) -> PollResult:
         assert mailbox.id is not None
         started = time.monotonic()
         client = self.client_factory(target_of(mailbox))
@@ -159,13 +240,18 @@ class ImapPoller:
             await asyncio.to_thread(client.open)
             uids = await asyncio.to_thread(client.unseen_uids)
             for uid in uids[:self.max_messages]:
+                if lease.lost:
+                    raise LeaseLost(f"Lost lease {lease.name} to another process after "
+                                    f"{counts['stored']} stored messages.")
                 await self._take(mailbox, client, uid, counts, notes)
-        except (ImapFailure, PollFailed, StorageFailed) as failure:
+        except (ImapFailure, PollFailed, StorageFailed, LeaseLost) as failure:
             error = failure.message if isinstance(failure, StorageFailed) else str(failure)
         finally:
             await asyncio.to_thread(client.close)
         seconds = time.monotonic() - started
-        await self._record(mailbox, error=error, notes=notes, stored=counts["stored"])
+        if not lease.lost:
+            # The new holder of the lease records the state of its own poll.
+            await self._record(mailbox, error=error, notes=notes, stored=counts["stored"])
         result = PollResult(mailbox.id, error is None, counts["stored"], counts["duplicates"],
                             counts["skipped"], error, seconds)
         if error is None:

@@ -46,6 +46,7 @@ from portal.mail.inbound_models import (
 )
 from portal.mail.parse import MailLimitExceeded, MailLimits, ParsedMail, parse_mail
 from portal.mail.parse_headers import parse_message_id
+from portal.mail.parse_limits import check_limits
 from portal.registry.installations import is_installed
 from portal.registry.registry import AppRegistry
 
@@ -114,9 +115,7 @@ class InboundGateway:
         recipient has no route, and StorageFailed when the file or the row could not be
         written.
         """
-        if len(raw) > self.limits.max_bytes:
-            raise MailLimitExceeded(f"The message is {len(raw):,} bytes; the maximum is "
-                                    f"{self.limits.max_bytes:,}.", reason="size")
+        await self._check_limits(raw)
         routes: dict[tuple[int, str], tuple[MailRoute, str]] = {}
         for recipient in recipients:
             route = await self.find_recipient(recipient)
@@ -136,9 +135,7 @@ class InboundGateway:
         Raises MailLimitExceeded, UnknownRecipient when the app is not installed for the
         tenant, and StorageFailed.
         """
-        if len(raw) > self.limits.max_bytes:
-            raise MailLimitExceeded(f"The message is {len(raw):,} bytes; the maximum is "
-                                    f"{self.limits.max_bytes:,}.", reason="size")
+        await self._check_limits(raw)
         async with self.db.read() as session:
             installed = await is_installed(session, self.registry, tenant_id, app_id)
         if not installed:
@@ -149,6 +146,16 @@ class InboundGateway:
             raw, [(route, normalize_address(recipient)[:MAX_ADDRESS])],
             envelope_sender=envelope_sender)
         return stored[0]
+
+    async def _check_limits(self, raw: bytes) -> None:
+        """Raise MailLimitExceeded for a message over the size, header, part or nesting
+        limit, so that the sender gets the rejection (SMTP 552, pipe status 65) instead
+        of a stored message that processing could only mark rejected."""
+        if len(raw) > self.limits.max_bytes:
+            raise MailLimitExceeded(f"The message is {len(raw):,} bytes; the maximum is "
+                                    f"{self.limits.max_bytes:,}.", reason="size")
+        # The scan is linear but takes tens of milliseconds for a message of many MiB.
+        await asyncio.to_thread(check_limits, raw, self.limits)
 
     async def _store_routed(self, raw: bytes, routes: list[tuple[MailRoute, str]], *,
                             envelope_sender: str) -> list[StoredMail]:

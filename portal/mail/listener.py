@@ -2,7 +2,8 @@
 the portal's own event loop, started and stopped with the portal's services.
 
 Replies: RCPT TO an address without a route gets 550 5.1.1; a message over the size
-limit (advertised with the SIZE extension) gets 552 5.3.4; a message that could not be
+limit (advertised with the SIZE extension), or over the header, part or nesting limit,
+gets 552 5.3.4; a message that could not be
 stored gets 451 4.3.0 so that the sending server retries; 250 comes only after the raw
 message is durably stored. The app processes the message after that reply.
 """
@@ -25,6 +26,12 @@ logger = logging.getLogger(__name__)
 CONNECTION_TIMEOUT_SECONDS = 300
 REPLY_UNKNOWN_RECIPIENT = "550 5.1.1 No mailbox here by that name"
 REPLY_TOO_BIG = "552 5.3.4 Message too big for this server"
+# Replies for the structure limits, by MailLimitExceeded.reason.
+REPLY_OVER_LIMIT = {
+    "header_size": "552 5.3.4 Message header too big for this server",
+    "parts": "552 5.3.4 Message has too many MIME parts for this server",
+    "depth": "552 5.3.4 Message nests MIME parts too deeply for this server",
+}
 REPLY_TRY_AGAIN = "451 4.3.0 Temporary failure storing the message; try again later"
 REPLY_ACCEPTED = "250 2.0.0 Message accepted for delivery"
 
@@ -73,7 +80,7 @@ class _Handler:
         except MailLimitExceeded as error:
             logger.info("Rejected a message from %s (MAIL FROM %r): %s", session.peer,
                         envelope.mail_from, error.message)
-            return REPLY_TOO_BIG
+            return REPLY_OVER_LIMIT.get(error.reason, REPLY_TOO_BIG)
         except UnknownRecipient as error:
             logger.info("Rejected a message from %s: %s", session.peer, error.message)
             return REPLY_UNKNOWN_RECIPIENT

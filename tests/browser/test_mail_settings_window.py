@@ -45,8 +45,24 @@ def test_mail_settings_window_configures_mail(open_desktop: Callable[..., Page],
 
     support = frame.locator("#support-form")
     support.get_by_label("TicketCloud support address").fill(address)
-    support.get_by_role("button", name="Save address").click()
+    support.get_by_role("button", name="Save TicketCloud mail").click()
     expect(frame.locator("#addresses")).to_contain_text(f"{address} → ticketcloud")
+    trusted = support.get_by_label("Trusted mail server (authserv-id)")
+    trusted.fill("mx; evil")
+    support.get_by_role("button", name="Save TicketCloud mail").click()
+    expect(trusted).to_have_attribute("aria-invalid", "true")
+    expect(support.locator(".field-error")).to_contain_text("Invalid trusted_authserv_id")
+    trusted.fill(f"mx.{tenant.slug}.example")
+    # The status line already holds the first save's text, so it is emptied to see the
+    # second save finish.
+    frame.locator("#status").evaluate("node => { node.textContent = ''; }")
+    support.get_by_role("button", name="Save TicketCloud mail").click()
+    expect(frame.locator("#status")).to_have_text(f"Mail to {address} now becomes tickets.")
+    expect(trusted).not_to_have_attribute("aria-invalid", "true")
+    expect(support.locator(".field-error")).to_be_hidden()
+    stored = factory.execute("SELECT mail_trusted_authserv_id FROM ticketcloud_settings "
+                             "WHERE tenant_id = :t", t=tenant.id)
+    assert stored == [(f"mx.{tenant.slug}.example",)]
 
     frame.get_by_role("button", name="Add mailbox…").click()
     form = frame.locator("#mailbox-form")

@@ -1,13 +1,14 @@
 // The parts of a mail message in the ticket window besides its new text. The quoted
 // history and signature sit behind a toggle, the HTML version loads on request, and
 // attachments that were too large to store are named. The ticket's bouncing addresses
-// and participants get a line each.
+// (each with a button that clears the mark) and participants get a line each, and so
+// does each recipient that the ticket's mail skipped because the address bounced.
 //
 // Mail HTML is written by strangers. It is never inserted into this window's document:
 // it goes into an <iframe sandbox srcdoc>, and the empty sandbox keeps scripts, forms,
 // plugins and top-level navigation off. The document also carries a
 // Content-Security-Policy from the server that blocks scripts and remote loads.
-import { STRINGS } from "./strings.js";
+import { STRINGS, format } from "./strings.js";
 import { element, formatNodes, isolated } from "./dom.js";
 
 /** A toggle button that shows and hides `panel`, with aria-expanded kept in step. */
@@ -88,14 +89,33 @@ async function loadHtml(panel, api, number, messageId) {
   }
 }
 
-/** Return lines about the ticket's bouncing addresses and its participants. */
-export function mailPeople(ticket) {
+/** Return a line for a recipient that ticket mail skipped because the address bounced. */
+export function skippedLine(item) {
+  const date = new Date(item.bounced_at).toLocaleString([], { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return element("p", {
+    className: "tc-mail-error tc-mail-skipped",
+    attributes: { "data-email": item.email },
+    children: formatNodes(STRINGS.mailSkipped, { email: item.email, date }),
+  });
+}
+
+/**
+ * Return lines about the ticket's bouncing addresses and its participants. Each
+ * bouncing line has a button that calls `onClear(email)`.
+ */
+export function mailPeople(ticket, { onClear = null } = {}) {
   const lines = [];
   for (const item of ticket.bouncing ?? []) {
-    lines.push(element("p", {
-      className: "tc-mail-error tc-bouncing",
-      children: formatNodes(STRINGS.addressBouncing, { email: item.email, reason: item.diagnostic || item.status }),
-    }));
+    const children = formatNodes(STRINGS.addressBouncing, { email: item.email, reason: item.diagnostic || item.status });
+    if (onClear) {
+      const clear = element("button", {
+        className: "tc-link tc-clear-bouncing", text: STRINGS.clearBouncing,
+        attributes: { type: "button", "aria-label": format(STRINGS.clearBouncingLabel, { email: item.email }) },
+      });
+      clear.addEventListener("click", () => onClear(item.email));
+      children.push(" ", clear);
+    }
+    lines.push(element("p", { className: "tc-mail-error tc-bouncing", attributes: { "data-email": item.email }, children }));
   }
   // Each name and address gets its own isolate, so that one person's right-to-left text
   // cannot reorder the others.

@@ -5,7 +5,7 @@ import { portal } from "/static/shell/sdk.js";
 import { Api, ApiError } from "./api.js";
 import { STRINGS, format } from "./strings.js";
 import { debounce, element, fillSelect, formatNodes, formatTime, isolated, showStatus } from "./dom.js";
-import { mailParts, mailPeople } from "./mail_parts.js";
+import { mailParts, mailPeople, skippedLine } from "./mail_parts.js";
 import { SlaTicker, nextDueTarget } from "./sla_badge.js";
 
 // The statuses a ticket may move to, as the server's status.TRANSITIONS allows.
@@ -202,6 +202,18 @@ class TicketWindow {
     }
   }
 
+  /** Ask, then clear the bounce mark of `email`, so this ticket's mail goes there again. */
+  async #clearBouncing(email) {
+    if (!window.confirm(format(STRINGS.confirmClearBouncing, { email }))) return;
+    try {
+      await this.#api.send("POST", `tickets/${this.#number}/bouncing/clear`, { email });
+      await this.load();
+      showStatus(this.#elements.statusLine, format(STRINGS.bouncingCleared, { email }), "info");
+    } catch (error) {
+      this.#showError(error);
+    }
+  }
+
   #setBusy(busy) {
     const { reply, note, status, priority, category, team, assignee, tagsForm } = this.#elements;
     for (const control of [reply, note, status, priority, category, team, assignee, ...tagsForm.elements]) {
@@ -221,8 +233,8 @@ class TicketWindow {
     document.title = `#${ticket.number}`;
     document.body.dataset.version = String(ticket.version);
     this.#renderDue(ticket.sla);
-    this.#elements.mailPeople.replaceChildren(...mailPeople(ticket));
-    this.#renderMessages(ticket.messages, ticket.mail_errors ?? []);
+    this.#elements.mailPeople.replaceChildren(...mailPeople(ticket, { onClear: (email) => this.#clearBouncing(email) }));
+    this.#renderMessages(ticket.messages, ticket.mail_errors ?? [], ticket.mail_skipped ?? []);
     this.#renderFields(ticket);
     this.#renderHistory(history);
   }
@@ -234,10 +246,13 @@ class TicketWindow {
     byId("sla-due").replaceChildren(...(badge ? [badge.node] : []));
   }
 
-  #renderMessages(messages, mailErrors) {
+  #renderMessages(messages, mailErrors, mailSkipped) {
     // Mail that carried no message (a confirmation, a rating request) fails for the
     // ticket as a whole, so its line follows the conversation.
-    const ticketErrors = mailErrors.filter((item) => item.message_id === null);
+    const ticketErrors = [
+      ...mailErrors.filter((item) => item.message_id === null).map(mailErrorLine),
+      ...mailSkipped.filter((item) => item.message_id === null).map(skippedLine),
+    ];
     for (const disclosure of this.#disclosures) disclosure.destroy();
     this.#disclosures = [];
     const items = messages.map((message) => {
@@ -269,11 +284,12 @@ class TicketWindow {
           ...mail.nodes,
           ...(attachments.length ? [element("ul", { className: "tc-attachments", children: attachments })] : []),
           ...mailErrors.filter((item) => item.message_id === message.id).map(mailErrorLine),
+          ...mailSkipped.filter((item) => item.message_id === message.id).map(skippedLine),
         ],
       });
     });
     if (ticketErrors.length) {
-      items.push(element("li", { className: "tc-mail-errors", children: ticketErrors.map(mailErrorLine) }));
+      items.push(element("li", { className: "tc-mail-errors", children: ticketErrors }));
     }
     this.#elements.messages.replaceChildren(...items);
   }

@@ -99,8 +99,9 @@ async function loadAddresses() {
   // address arrived can be overwritten by it.
   const offered = mailApps.some((app) => app.id === "ticketcloud");
   if (offered) {
-    const { support_address: address } = await request("GET", TICKETCLOUD_MAIL);
+    const { support_address: address, trusted_authserv_id: trusted } = await request("GET", TICKETCLOUD_MAIL);
     supportForm.elements.namedItem("support_address").value = address ?? "";
+    supportForm.elements.namedItem("trusted_authserv_id").value = trusted ?? "";
   }
   supportForm.hidden = !offered;
 }
@@ -111,8 +112,9 @@ async function saveSupportAddress(event) {
   errorLine.id = "support-error";
   clearErrors(supportForm, errorLine);
   const value = supportForm.elements.namedItem("support_address").value.trim();
+  const trusted = supportForm.elements.namedItem("trusted_authserv_id").value.trim();
   try {
-    await request("PUT", TICKETCLOUD_MAIL, { support_address: value || null });
+    await request("PUT", TICKETCLOUD_MAIL, { support_address: value || null, trusted_authserv_id: trusted });
     showStatus(value ? `Mail to ${value} now becomes tickets.` : "TicketCloud receives no mail by address now.");
     await loadAddresses();
   } catch (error) {
@@ -182,6 +184,7 @@ function openMailboxForm(mailbox = null) {
       mailboxForm.elements.namedItem(name).value = String(mailbox[name]);
     }
     mailboxForm.elements.namedItem("move_to").value = mailbox.move_to ?? "";
+    mailboxForm.elements.namedItem("ca_file").value = mailbox.ca_file ?? "";
     mailboxForm.elements.namedItem("enabled").checked = mailbox.enabled;
   }
   mailboxForm.hidden = false;
@@ -195,6 +198,7 @@ function mailboxFields() {
     host: form.namedItem("host").value, port: Number(form.namedItem("port").value),
     security: form.namedItem("security").value, username: form.namedItem("username").value,
     folder: form.namedItem("folder").value, move_to: form.namedItem("move_to").value || null,
+    ca_file: form.namedItem("ca_file").value || null,
     interval_seconds: Number(form.namedItem("interval_seconds").value),
     enabled: form.namedItem("enabled").checked,
   };

@@ -153,7 +153,8 @@ async def fill_every_table(context: AppContext, db: Database, workspace: Workspa
 
 
 async def fill_mail_tables(context: AppContext, workspace: Workspace) -> None:
-    """Start a ticket by mail with a colleague in Cc, and bounce its confirmation."""
+    """Start a ticket by mail with a colleague in Cc, bounce its confirmation, and reply
+    so that the reply skips the bouncing requester."""
     mail = parse_mail(bytes(customer_mail(to=f"support@{workspace.slug}.test",
                                           cc=["colin@customer.example"])))
     async with context.transaction() as session:
@@ -162,9 +163,14 @@ async def fill_mail_tables(context: AppContext, workspace: Workspace) -> None:
             MailThread.tenant_id == workspace.tenant_id, MailThread.direction == "out")
             .order_by(col(MailThread.id).desc()))).first()
         assert sent is not None
-        bounce = parse_mail(delivery_report(to="support@example.test", failed="x@example.test",
+        bounce = parse_mail(delivery_report(to="support@example.test",
+                                            failed="casey@customer.example",
                                             original_message_id=sent.message_id))
         await handle_mail(context, session, workspace.tenant_id, bounce, 2)
+        ticket = await session.get(Ticket, sent.ticket_id)
+        assert ticket is not None
+        await do_reply(context, session, ticket, body="Try again.",
+                       author=Author.of_principal(workspace.principal(workspace.agents[0])))
 
 
 async def count_tenant_rows(db: Database, tenant_id: int) -> dict[str, int]:

@@ -1,5 +1,8 @@
 """A private Dovecot IMAP server for the tests: generated configuration in a temporary
 folder, users from a passwd-file, Maildir storage, plain IMAP on a free loopback port.
+With `TlsFiles`, it offers STARTTLS on the IMAP port and implicit TLS on a second port,
+and rejects sign-in without TLS. Dovecot exempts clients on its own address from that
+rule, so loopback clients may still sign in without TLS.
 
 Debian's `dovecot-imapd` provides the binary (`scripts/setup-system` installs it). Run as
 an ordinary user, every Dovecot process runs as that user. Run as root (as CI does),
@@ -14,6 +17,7 @@ import imaplib
 import os
 import pwd
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -34,6 +38,14 @@ def account(number: int) -> tuple[str, str]:
     return f"user{number}", f"imap-password-{number}"
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """The PEM files of a server certificate and its key."""
+
+    certificate: Path
+    key: Path
+
+
 @dataclass
 class Dovecot:
     folder: Path
@@ -41,6 +53,8 @@ class Dovecot:
     process: subprocess.Popen[bytes]
     host: str = "127.0.0.1"
     accounts_used: int = 0
+    # The implicit TLS (IMAPS) port; 0 without TLS.
+    tls_port: int = 0
 
     def new_account(self) -> tuple[str, str]:
         """Return the user name and password of an account no test used yet. Accounts are
@@ -54,6 +68,9 @@ class Dovecot:
 
     def connect(self, name: str, password: str) -> imaplib.IMAP4:
         client = imaplib.IMAP4(self.host, self.port, timeout=10)
+        if self.tls_port:
+            # The test's own connection does not verify: it only delivers and reads mail.
+            client.starttls(ssl._create_unverified_context())
         client.login(name, password)
         return client
 
@@ -87,7 +104,14 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _config(folder: Path, port: int) -> str:
+def _ssl_config(tls: TlsFiles | None) -> str:
+    if tls is None:
+        return "ssl = no\ndisable_plaintext_auth = no"
+    return (f"ssl = required\nssl_cert = <{tls.certificate}\nssl_key = <{tls.key}\n"
+            "disable_plaintext_auth = yes")
+
+
+def _config(folder: Path, port: int, tls: TlsFiles | None, tls_port: int) -> str:
     if os.geteuid() == 0:
         internal, login = "dovecot", "dovenull"
         mail_user = pwd.getpwnam("dovecot")
@@ -100,8 +124,7 @@ state_dir = {folder}/state
 log_path = {folder}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{_ssl_config(tls)}
 auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = {internal}
@@ -126,7 +149,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -135,7 +159,7 @@ service anvil {{
 """
 
 
-def start_dovecot() -> Dovecot:
+def start_dovecot(tls: TlsFiles | None = None) -> Dovecot:
     if not Path(DOVECOT).exists():
         pytest.fail(f"{DOVECOT} is missing; run scripts/setup-system to install dovecot-imapd")
     # Not pytest's tmp_path: its parents are private to this user, and as root the
@@ -151,10 +175,12 @@ def start_dovecot() -> Dovecot:
         f"{name}:{{PLAIN}}{password}::::::\n"
         for name, password in map(account, range(1, ACCOUNTS + 1))), encoding="ascii")
     port = free_port()
-    (folder / "dovecot.conf").write_text(_config(folder, port), encoding="ascii")
+    tls_port = free_port() if tls is not None else 0
+    (folder / "dovecot.conf").write_text(_config(folder, port, tls, tls_port),
+                                         encoding="ascii")
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(folder / "dovecot.conf")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    server = Dovecot(folder, port, process)
+    server = Dovecot(folder, port, process, tls_port=tls_port)
 
     deadline = time.monotonic() + START_SECONDS
     while True:

@@ -94,7 +94,25 @@ def test_corpus_covers_every_outcome() -> None:
     outcomes |= {case.expected["outcome"] for case in generator.large_cases()}
 
     assert outcomes == {"ticket", "ticket_unconfirmed", "participant_reply",
-                        "ignored_automatic", "bounce", "duplicate", "rejected"}
+                        "automatic_noted", "ignored_automatic", "ignored_no_sender",
+                        "bounce", "duplicate", "rejected"}
+
+
+def test_corpus_end_to_end_outcomes_name_earlier_cases() -> None:
+    cases = [*generator.committed_cases(), *generator.large_cases()]
+    earlier: set[str] = set()
+    kinds = set()
+    for case in cases:
+        kind, _, argument = case.expected["end_to_end"].partition(":")
+        kinds.add(kind)
+        if kind in ("reply_to", "participant_reply", "noted_on", "duplicate_of"):
+            assert argument in earlier, case.name
+        if kind == "bounce_marks":
+            assert case.expected["on_ticket_of"] in earlier, case.name
+        earlier.add(case.name)
+
+    assert kinds == {"new_ticket", "no_autoreply", "reply_to", "participant_reply",
+                     "noted_on", "bounce_marks", "duplicate_of", "ignored", "smtp_reject"}
 
 
 @pytest.mark.parametrize("name", NAMES)
