@@ -173,7 +173,8 @@ async def _reset_password(services: Services, args: argparse.Namespace) -> int:
         await do_delete_user_sessions(session, user.id)
         # The throttle message sends a locked-out user to their admin, so a reset must
         # let the new password in at once.
-        await do_clear_failures(session, workspace=args.tenant, email=user.email)
+        await do_clear_failures(services.rate_limiter, session, workspace=args.tenant,
+                                email=user.email)
     print(f"Password of {user.email} reset; their sessions were ended and failed sign-ins "
           "cleared.")
     if generated:

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy import Enum as SqlEnum
 from sqlmodel import Field, SQLModel
 
@@ -88,21 +88,6 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _timestamp()
     last_used_at: datetime | None = _timestamp(nullable=True)
     revoked_at: datetime | None = _timestamp(nullable=True)
-
-
-class LoginAttempt(SQLModel, table=True):
-    """One failed sign-in, counted per account key and per client address for throttling."""
-
-    __tablename__ = "portal_login_attempt"
-    __table_args__ = (
-        Index("ix_portal_login_attempt_account", "account_key", "attempted_at"),
-        Index("ix_portal_login_attempt_address", "client_address", "attempted_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    account_key: str = Field(max_length=64)
-    client_address: str = Field(max_length=64)
-    attempted_at: datetime = _timestamp()
 
 
 class AppInstallation(SQLModel, table=True):

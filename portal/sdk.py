@@ -28,6 +28,9 @@ reaches into other portal modules, so this file is the whole contract:
 - `AppContext.verify_message_id(message_id)`: the tenant of a Message-ID the portal
   made, or None.
 - `AppContext.absolute_url(path)`: a link to the portal for mail and other channels.
+- `AppContext.hit_rate_limit(limit, subject, session=None)`: counts one hit of a
+  `RateLimit` in the database, so the limit holds across every portal process, and
+  returns a `RateLimitResult` (allowed, or the seconds to wait).
 - `find_users(session, tenant_id, ...)`: looks up the workspace's users as `UserRecord`s.
 - `AppContext.stage_sync(session, tenant_id=..., stream=..., payload=...)`: on a child
   installation, stages an XML element for the master in the transaction; returns the
@@ -75,6 +78,7 @@ from portal.mail.inbound_addresses import do_set_mail_addresses, list_mail_addre
 from portal.mail.outbox import MailDelivery, MailGateway, QueuedMail, deliveries
 from portal.mail.parse import Address, Bounce, BounceRecipient, MailAttachment, ParsedMail
 from portal.models import Role, Tenant, User
+from portal.rate_limits import RateLimit, RateLimiter, RateLimitResult
 from portal.registry.manifest import Manifest
 from portal.sync.items import BackfillBatch, SyncItem, SyncRejected
 from portal.sync.outbox import SyncGateway, SyncState, stream_states
@@ -87,7 +91,8 @@ __all__ = [
     "MailAddress", "MailAttachment", "MailDelivery", "MailHandler", "NotAuthenticated",
     "NotFound", "Notification", "OutgoingAttachment", "OutgoingMail", "ParsedMail",
     "PortalError", "Principal",
-    "QueuedMail", "Role", "SyncApplier", "SyncBackfill", "SyncItem", "SyncRejected",
+    "QueuedMail", "RateLimit", "RateLimitResult", "Role", "SyncApplier", "SyncBackfill",
+    "SyncItem", "SyncRejected",
     "SyncState",
     "UTCDateTime", "UserRecord", "XmlRejected", "access_row", "after_commit",
     "app_context", "check_valid", "csrf_token", "do_set_mail_addresses", "find_users",
@@ -152,6 +157,8 @@ class AppContext:
     mail: MailGateway | None = None
     # The portal's sync outbox; None only for a context built outside the registry.
     sync: SyncGateway | None = None
+    # The portal's rate limits; None only for a context built outside the registry.
+    rate_limiter: RateLimiter | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -227,6 +234,37 @@ class AppContext:
         if not path.startswith("/"):
             raise InvalidInput(f"Invalid path {path!r}: start it with /.", field="path")
         return self._mail().public_url + path
+
+    async def hit_rate_limit(self, limit: RateLimit, subject: str, *,
+                             session: AsyncSession | None = None) -> RateLimitResult:
+        """Count one hit of `subject` (such as a client address or an email address)
+        under `limit` and return whether it was allowed or how long to wait.
+
+        The count lives in the portal's database, so the limit holds across every
+        portal process and survives restarts. Concurrent hits never let more than
+        `limit.max_hits` through in one window, and a rejected hit is not counted. The
+        limit's name is scoped to this app, and the subject is stored only as an HMAC
+        digest. With `session` (from `context.transaction()`), the hit belongs to that
+        transaction, so a rollback takes it back, and on PostgreSQL the counter row
+        stays locked until the transaction ends. Without it, the hit commits at once.
+        """
+        return await self._rate_limiter().hit(self._scoped(limit), subject, session=session)
+
+    async def reset_rate_limit(self, limit: RateLimit, subject: str, *,
+                               session: AsyncSession | None = None) -> None:
+        """Forget every hit of `subject` under `limit`, such as after a successful
+        sign-in."""
+        await self._rate_limiter().reset(self._scoped(limit), subject, session=session)
+
+    def _scoped(self, limit: RateLimit) -> RateLimit:
+        return RateLimit(name=f"{self.app_id}:{limit.name}", max_hits=limit.max_hits,
+                         window_seconds=limit.window_seconds)
+
+    def _rate_limiter(self) -> RateLimiter:
+        if self.rate_limiter is None:
+            raise RuntimeError(f"App {self.app_id!r} has no rate limiter; load it through "
+                               "the portal's registry")
+        return self.rate_limiter
 
     async def stage_sync(self, session: AsyncSession, *, tenant_id: int, stream: str,
                          payload: etree._Element) -> int | None:

@@ -15,6 +15,7 @@ from portal.events.bus import EventBus, create_bus
 from portal.events.hub import Hub
 from portal.events.log import do_prune_events
 from portal.jobs import JobRunner, ScheduledJob
+from portal.mail.compose import derive_key
 from portal.mail.delivery import DeliveryWorker
 from portal.mail.imap_poll import ImapPoller
 from portal.mail.inbound import InboundGateway
@@ -22,6 +23,7 @@ from portal.mail.listener import SmtpListener
 from portal.mail.outbox import MailGateway
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.models import AppInstallation, InstallationStatus, UserSession
+from portal.rate_limits import RateLimiter, do_prune_rate_limits
 from portal.registry.discovery import builtin_sources, entry_point_sources, folder_sources
 from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext
@@ -50,6 +52,7 @@ class Services:
     delivery: DeliveryWorker
     inbound: InboundGateway
     imap: ImapPoller
+    rate_limiter: RateLimiter
     jobs: JobRunner = field(default_factory=JobRunner)
     ready: bool = False
     # None when --smtp-port is 0.
@@ -68,8 +71,10 @@ def build_services(settings: Settings) -> Services:
     mail = MailGateway(secret_key=settings.secret_key, public_url=settings.effective_public_url,
                        default_relay=settings.smtp_relay)
     sync = SyncGateway()
+    rate_limiter = RateLimiter(db, derive_key(settings.secret_key, "rate-limit"))
     registry = AppRegistry(db=db, bus=bus, data_dir=settings.data_dir,
-                           secret_key=settings.secret_key, mail=mail, sync=sync)
+                           secret_key=settings.secret_key, mail=mail, sync=sync,
+                           rate_limiter=rate_limiter)
     registry.load([*builtin_sources(), *folder_sources(settings.apps_dir),
                    *entry_point_sources()])
     inbound = InboundGateway(db, registry, settings.data_dir)
@@ -77,7 +82,8 @@ def build_services(settings: Settings) -> Services:
                          port=settings.smtp_port) if settings.smtp_port else None)
     return Services(settings=settings, db=db, bus=bus, hub=hub, registry=registry, mail=mail,
                     delivery=DeliveryWorker(db, mail), inbound=inbound,
-                    imap=ImapPoller(db, inbound), jobs=JobRunner(db), smtp=smtp,
+                    imap=ImapPoller(db, inbound), rate_limiter=rate_limiter,
+                    jobs=JobRunner(db), smtp=smtp,
                     pusher=SyncPusher(db, sync,
                                       retry_max_seconds=settings.sync_retry_max_seconds,
                                       batch_size=settings.sync_batch_size),
@@ -135,6 +141,7 @@ def _schedule_jobs(services: Services) -> None:
             await session.exec(delete(UserSession).where(
                 col(UserSession.expires_at) < utcnow()))
             await do_prune_links(session)
+            await do_prune_rate_limits(session)
 
     async def process_inbound() -> None:
         await services.inbound.process_pending()

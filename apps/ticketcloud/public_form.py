@@ -27,6 +27,8 @@ from portal.sdk import (
     NotAuthenticated,
     NotFound,
     Principal,
+    RateLimit,
+    RateLimitResult,
     Role,
     app_context,
     csrf_token,
@@ -43,7 +45,6 @@ from ticketcloud.attachments import (
 from ticketcloud.categories import list_categories
 from ticketcloud.checks import MAX_BODY, check_body, check_email, check_subject
 from ticketcloud.models import MAX_PERSON_NAME, MAX_SUBJECT, Category, Ticket
-from ticketcloud.public_limits import Limit, SlidingWindow
 from ticketcloud.public_pages import message_page, public_stylesheet, public_url, render
 from ticketcloud.public_text import format_size, text
 from ticketcloud.public_uploads import (
@@ -60,9 +61,10 @@ from ticketcloud.tickets import do_create_ticket, ticket_messages
 logger = logging.getLogger(__name__)
 
 # Each workspace counts a client address on its own, so one busy office cannot lock
-# itself out of every workspace on the server, and tests on one address stay apart.
-IP_LIMIT = Limit(max_attempts=20, window_seconds=600)
-EMAIL_LIMIT = Limit(max_attempts=5, window_seconds=600)
+# itself out of every workspace on the server, and tests on one address stay apart. The
+# portal keeps the counts in its database, so they hold across processes and restarts.
+IP_LIMIT = RateLimit(name="web_form.ip", max_hits=20, window_seconds=600)
+EMAIL_LIMIT = RateLimit(name="web_form.email", max_hits=5, window_seconds=600)
 CONFIRMATION_SECONDS = 3600
 # A field humans never see or fill; bots that fill every field give themselves away.
 HONEYPOT_FIELD = "website"
@@ -96,10 +98,12 @@ class CheckedForm:
     uploads: list[AttachmentUpload] = field(default_factory=list)
 
 
-@dataclass
-class FormLimits:
-    per_ip: SlidingWindow
-    per_email: SlidingWindow
+class _SenderLimited(Exception):
+    """The sender address reached its limit; raised to roll the ticket back."""
+
+    def __init__(self, result: RateLimitResult) -> None:
+        super().__init__(f"retry after {result.retry_after} s")
+        self.result = result
 
 
 async def new_ticket_form(request: Request) -> Response:
@@ -112,19 +116,18 @@ async def submit_ticket(request: Request) -> Response:
     context = app_context(request)
     tenant = tenant_id(request)
     workspace = request.path_params["workspace"]
-    limits = _limits(context)
     # NOTE: behind a reverse proxy this is the proxy's address, so every visitor shares
     # one per-address limit until the portal passes the forwarded client address on.
     client = request.client.host if request.client else "unknown"
 
-    ip_key = (tenant, client)
-    wait = limits.per_ip.retry_after(ip_key)
-    if wait:
+    # Counted before the form is read, so invalid and honeypot submissions count too.
+    by_client = await context.hit_rate_limit(IP_LIMIT, f"{tenant}:{client}")
+    if not by_client.allowed:
         logger.info("Rate limited the web form of tenant %s for client %s", tenant, client)
-        return _too_many(request, text("limit.ip", max=IP_LIMIT.max_attempts,
+        return _too_many(request, text("limit.ip", max=IP_LIMIT.max_hits,
                                        minutes=IP_LIMIT.window_minutes,
-                                       wait=_minutes(wait)), wait)
-    limits.per_ip.record(ip_key)
+                                       wait=_minutes(by_client.retry_after)),
+                         by_client.retry_after)
 
     try:
         form = await read_form(request)
@@ -154,24 +157,21 @@ async def submit_ticket(request: Request) -> Response:
     if checked is None:
         return await _form_page(request, values, errors, status_code=422)
 
-    email_key = (tenant, checked.email)
-    wait = limits.per_email.retry_after(email_key)
-    if wait:
-        logger.info("Rate limited the web form of tenant %s for one sender address", tenant)
-        return _too_many(request, text("limit.email", email=checked.email,
-                                       max=EMAIL_LIMIT.max_attempts,
-                                       minutes=EMAIL_LIMIT.window_minutes,
-                                       wait=_minutes(wait)), wait)
-
     try:
         ticket = await _create(context, request, tenant, checked)
+    except _SenderLimited as limited:
+        wait = limited.result.retry_after
+        logger.info("Rate limited the web form of tenant %s for one sender address", tenant)
+        return _too_many(request, text("limit.email", email=checked.email,
+                                       max=EMAIL_LIMIT.max_hits,
+                                       minutes=EMAIL_LIMIT.window_minutes,
+                                       wait=_minutes(wait)), wait)
     except (InvalidInput, NotFound) as error:
         # The form's own checks passed, so a check that only the domain makes failed, or
         # the category was deleted meanwhile. Its message goes next to the matching field.
         form_field = _DOMAIN_FIELDS.get(error.field or "", "message")
         return await _form_page(request, values, {form_field: error.message},
                                 status_code=422)
-    limits.per_email.record(email_key)
     return _redirect_to_confirmation(context, tenant, workspace, number=ticket.number)
 
 
@@ -266,6 +266,12 @@ async def _create(context: AppContext, request: Request, tenant: int,
     requester_user_id = (who.user_id if who is not None and who.role is Role.CUSTOMER
                          and who.email.lower() == checked.email else None)
     async with context.transaction() as session:
+        # Counted in the ticket's transaction: only tickets created count, and a ticket
+        # that fails to be created takes its hit back with the rollback.
+        by_sender = await context.hit_rate_limit(EMAIL_LIMIT, f"{tenant}:{checked.email}",
+                                                 session=session)
+        if not by_sender.allowed:
+            raise _SenderLimited(by_sender)
         return await do_create_ticket(
             context, session, tenant_id=tenant, subject=checked.subject,
             body=checked.message, requester_email=checked.email,
@@ -350,22 +356,14 @@ def _signed_in(request: Request) -> Principal | None:
         return None
 
 
-def _limits(context: AppContext) -> FormLimits:
-    limits = context.extra.get("web_form_limits")
-    if not isinstance(limits, FormLimits):
-        limits = FormLimits(per_ip=SlidingWindow(IP_LIMIT), per_email=SlidingWindow(EMAIL_LIMIT))
-        context.extra["web_form_limits"] = limits
-    return limits
-
-
-def _too_many(request: Request, message: str, wait: float) -> Response:
+def _too_many(request: Request, message: str, wait: int) -> Response:
     return message_page(request, title=text("limit.title"), message=message, status_code=429,
                         stylesheet=public_stylesheet(request.path_params["workspace"]),
-                        headers={"retry-after": str(max(1, round(wait)))})
+                        headers={"retry-after": str(max(1, wait))})
 
 
-def _minutes(seconds: float) -> int:
-    return max(1, -(-int(seconds) // 60))
+def _minutes(seconds: int) -> int:
+    return max(1, -(-seconds // 60))
 
 
 def _redirect_to_confirmation(context: AppContext, tenant: int, workspace: str, *,

@@ -2,20 +2,21 @@
 
 A link request always gets the same response, whether or not the account exists, so
 the form reveals no accounts. Requests are throttled per account key (workspace and
-email, whether or not they exist) and per client address. A token is 256 random bits;
-only its SHA-256 is stored, with a 15-minute expiry. Opening the link shows a page
-whose button POSTs the token, because mail scanners that prefetch links must not spend
-it; the POST spends it with one UPDATE, so it works once even under concurrent use.
+email, whether or not they exist) and per client address, with the portal's shared rate
+limits in the request's transaction, so the limits hold across processes. A token is 256
+random bits; only its SHA-256 is stored, with a 15-minute expiry. Opening the link shows
+a page whose button POSTs the token, because mail scanners that prefetch links must not
+spend it; the POST spends it with one UPDATE, so it works once even under concurrent use.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Column, Index, delete, func, select, update
+from sqlalchemy import Column, delete, select, update
 from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +27,7 @@ from portal.errors import TooManyRequests
 from portal.mail.compose import MailAddress, OutgoingMail
 from portal.mail.outbox import MailGateway
 from portal.models import Tenant, User
+from portal.rate_limits import RateLimit, RateLimiter
 from portal.tenants import find_user_by_email
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,10 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_LINKS_PER_ACCOUNT = 3
 # As many as failed password sign-ins, since an office behind one NAT address shares it.
 MAX_LINKS_PER_ADDRESS = 30
+LINKS_PER_ACCOUNT = RateLimit(name="portal.signin_link.account", max_hits=MAX_LINKS_PER_ACCOUNT,
+                              window_seconds=int(THROTTLE_WINDOW.total_seconds()))
+LINKS_PER_ADDRESS = RateLimit(name="portal.signin_link.address", max_hits=MAX_LINKS_PER_ADDRESS,
+                              window_seconds=int(THROTTLE_WINDOW.total_seconds()))
 MAIL_APP_ID = "portal"
 LINK_PATH = "/login/link/"
 
@@ -54,22 +60,6 @@ class SignInLink(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-class SignInLinkRequest(SQLModel, table=True):
-    """One request for a sign-in link, for throttling, whether or not the account exists."""
-
-    __tablename__ = "portal_signin_link_request"
-    __table_args__ = (
-        Index("ix_portal_signin_link_request_account", "account_key", "requested_at"),
-        Index("ix_portal_signin_link_request_address", "client_address", "requested_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    account_key: str = Field(max_length=64)
-    client_address: str = Field(max_length=64)
-    requested_at: datetime = Field(default_factory=utcnow,
-                                   sa_column=Column(UTCDateTime(), nullable=False))
-
-
 @dataclass(frozen=True)
 class LinkRequest:
     """The outcome of `do_request_link`; `user_id` is for logs and tests, never for the
@@ -78,15 +68,14 @@ class LinkRequest:
     user_id: int | None
 
 
-async def do_request_link(session: AsyncSession, mail: MailGateway, *, workspace: str,
-                          email: str, client_address: str) -> LinkRequest:
-    """Record the request and, when the workspace has an active user with that email,
+async def do_request_link(session: AsyncSession, mail: MailGateway, limiter: RateLimiter, *,
+                          workspace: str, email: str, client_address: str) -> LinkRequest:
+    """Count the request and, when the workspace has an active user with that email,
     store a new link and queue it by mail. Raises TooManyRequests when the account key
     or the client address made too many requests; that response too is the same for every
-    account."""
-    key = account_key(workspace, email)
-    await _check_throttle(session, key, client_address)
-    session.add(SignInLinkRequest(account_key=key, client_address=client_address[:64]))
+    account. The caller's transaction must roll back on that error, which takes back the
+    hit that was counted."""
+    await _check_throttle(session, limiter, account_key(workspace, email), client_address)
     user = await _find_user(session, workspace, email)
     if user is None:
         logger.info("Sign-in link requested from address %s for no active account",
@@ -144,12 +133,9 @@ async def do_consume_link(session: AsyncSession, token: str) -> User | None:
 
 
 async def do_prune_links(session: AsyncSession) -> None:
-    """Delete expired links and throttle records older than the window."""
-    now = utcnow()
+    """Delete links that expired more than the throttle window ago."""
     await session.exec(delete(SignInLink).where(
-        col(SignInLink.expires_at) < now - THROTTLE_WINDOW))
-    await session.exec(delete(SignInLinkRequest).where(
-        col(SignInLinkRequest.requested_at) < now - THROTTLE_WINDOW))
+        col(SignInLink.expires_at) < utcnow() - THROTTLE_WINDOW))
 
 
 async def _find_user(session: AsyncSession, workspace: str, email: str) -> User | None:
@@ -161,20 +147,17 @@ async def _find_user(session: AsyncSession, workspace: str, email: str) -> User 
     return user if user is not None and user.is_active else None
 
 
-async def _check_throttle(session: AsyncSession, key: str, client_address: str) -> None:
-    since = utcnow() - THROTTLE_WINDOW
-    by_account = await _count(session, col(SignInLinkRequest.account_key) == key, since)
-    by_address = await _count(session, col(SignInLinkRequest.client_address) == client_address,
-                              since)
-    if by_account >= MAX_LINKS_PER_ACCOUNT or by_address >= MAX_LINKS_PER_ADDRESS:
-        logger.warning("Sign-in link requests throttled for address %s (%s for the account, "
-                       "%s from the address)", client_address, by_account, by_address)
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        raise TooManyRequests(f"Too many sign-in links were requested. Wait {minutes} minutes "
-                              "and try again.", retry_after=int(THROTTLE_WINDOW.total_seconds()))
-
-
-async def _count(session: AsyncSession, condition: Any, since: datetime) -> int:
-    statement = select(func.count()).select_from(SignInLinkRequest).where(
-        condition, col(SignInLinkRequest.requested_at) >= since)
-    return int((await session.exec(statement)).scalar_one())  # type: ignore[call-overload]
+async def _check_throttle(session: AsyncSession, limiter: RateLimiter, key: str,
+                          client_address: str) -> None:
+    by_account = await limiter.hit(LINKS_PER_ACCOUNT, key, session=session)
+    by_address = await limiter.hit(LINKS_PER_ADDRESS, client_address, session=session)
+    if by_account.allowed and by_address.allowed:
+        return
+    wait = max(by_account.retry_after, by_address.retry_after)
+    logger.warning("Sign-in link requests throttled for address %s (account limit reached: "
+                   "%s, address limit reached: %s); retry after %s s", client_address,
+                   not by_account.allowed, not by_address.allowed, wait)
+    minutes = max(1, math.ceil(wait / 60))
+    raise TooManyRequests(f"Too many sign-in links were requested. Wait {minutes} "
+                          f"minute{'' if minutes == 1 else 's'} and try again.",
+                          retry_after=wait)

@@ -16,7 +16,9 @@ from starlette.routing import BaseRoute
 from portal.db import Database
 from portal.errors import NotFound
 from portal.events.bus import EventBus
+from portal.mail.compose import derive_key
 from portal.mail.outbox import MailGateway
+from portal.rate_limits import RateLimiter
 from portal.registry.discovery import MANIFEST_NAME, AppSource
 from portal.registry.manifest import Manifest, ManifestError, load_manifest
 from portal.sdk import AppBackend, AppContext, Job
@@ -62,13 +64,15 @@ class BrokenApp:
 class AppRegistry:
     def __init__(self, *, db: Database, bus: EventBus, data_dir: Path,
                  secret_key: str = "", mail: MailGateway | None = None,
-                 sync: SyncGateway | None = None) -> None:
+                 sync: SyncGateway | None = None,
+                 rate_limiter: RateLimiter | None = None) -> None:
         self._db = db
         self._bus = bus
         self._data_dir = data_dir
         self._secret_key = secret_key
         self.mail = mail or MailGateway(secret_key=secret_key)
         self.sync = sync or SyncGateway()
+        self.rate_limiter = rate_limiter or RateLimiter(db, derive_key(secret_key, "rate-limit"))
         self.apps: dict[str, LoadedApp] = {}
         self.broken: list[BrokenApp] = []
 
@@ -123,7 +127,8 @@ class AppRegistry:
                                hashlib.sha256).digest()
         context = AppContext(manifest=manifest, root=source.root, db=self._db, bus=self._bus,
                              data_dir=self._data_dir, signing_key=signing_key,
-                             mail=self.mail, sync=self.sync)
+                             mail=self.mail, sync=self.sync,
+                             rate_limiter=self.rate_limiter)
         return LoadedApp(manifest=manifest, source=source, backend=backend, context=context)
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from portal.auth.links import LINK_LIFETIME, do_consume_link, do_request_link, find_link
 from portal.auth.sessions import SESSION_COOKIE, do_create_session, do_delete_session
-from portal.auth.signin import authenticate, do_record_failure
+from portal.auth.signin import authenticate, do_settle_success, do_start_attempt
 from portal.auth.tokens import digest
 from portal.errors import InvalidInput, TooManyRequests
 from portal.models import Tenant, User
@@ -64,18 +64,18 @@ async def login(request: Request) -> Response:
     email = str(form.get("email", ""))[:254].strip()
     password = str(form.get("password", ""))
     next_path = _safe_next(str(form.get("next", "")))
+    address = client_address(request.scope)
     try:
+        # Committed before the password is checked, so the attempt counts as a failure
+        # unless the sign-in succeeds.
+        attempt = await do_start_attempt(services.rate_limiter, workspace=workspace,
+                                         email=email, client_address=address)
         async with services.db.transaction() as session:
             user = await authenticate(session, workspace=workspace, email=email,
-                                      password=password, client_address=client_address(
-                                          request.scope))
+                                      password=password, client_address=address)
             cookie_value, _ = await do_create_session(session, user,
                                                       hours=services.settings.session_hours)
     except (InvalidInput, TooManyRequests) as error:
-        # The failed attempt must be recorded even though sign-in failed, so it is
-        # written in a transaction of its own.
-        if isinstance(error, InvalidInput):
-            await _record_failure(services, workspace, email, client_address(request.scope))
         status = error.status
         headers = {"retry-after": str(error.retry_after)} if isinstance(
             error, TooManyRequests) else {}
@@ -86,6 +86,7 @@ async def login(request: Request) -> Response:
         page.headers.update(headers)
         return page
 
+    await do_settle_success(services.rate_limiter, attempt)
     return _signed_in(services, cookie_value, next_path)
 
 
@@ -95,12 +96,6 @@ def _signed_in(services: Services, cookie_value: str, next_path: str) -> Respons
                         max_age=services.settings.session_hours * 3600, httponly=True,
                         samesite="lax", secure=services.settings.secure_cookies)
     return response
-
-
-async def _record_failure(services: Services, workspace: str, email: str, address: str) -> None:
-    async with services.db.transaction() as session:
-        await do_record_failure(session, workspace=workspace, email=email,
-                                client_address=address)
 
 
 async def logout(request: Request) -> Response:
@@ -127,7 +122,8 @@ async def request_link(request: Request) -> Response:
     email = str(form.get("email", ""))[:254].strip()
     try:
         async with services.db.transaction() as session:
-            await do_request_link(session, services.mail, workspace=workspace, email=email,
+            await do_request_link(session, services.mail, services.rate_limiter,
+                                  workspace=workspace, email=email,
                                   client_address=client_address(request.scope))
     except TooManyRequests as error:
         page = _link_page(request, "request", workspace=workspace, email=email,

@@ -10,16 +10,20 @@ from pathlib import Path
 
 import httpx
 
-from portal.auth.signin import account_key
+from portal.auth.signin import MAX_FAILURES_PER_ACCOUNT, do_start_attempt
 from portal.auth.tokens import API_TOKEN_PREFIX
+from portal.db import Database
+from portal.mail.compose import derive_key
 from portal.models import Role
-from portal.settings import REPOSITORY_ROOT
+from portal.rate_limits import RateLimiter
+from portal.settings import REPOSITORY_ROOT, load_or_create_secret_key
 from tests.support import (
     CSRF_INPUT,
     Factory,
     PortalServer,
     TenantInfo,
     UserInfo,
+    run_sync,
     session_cookie,
     signed_in,
 )
@@ -184,13 +188,9 @@ def test_reset_password_ends_sessions(server: PortalServer, factory: Factory) ->
 
 def test_reset_password_lifts_throttle(server: PortalServer, factory: Factory) -> None:
     user = factory.user(factory.tenant())
-    for _ in range(5):
-        # Failures recorded as the sign-in form does, from an address no other test uses,
-        # so the shared server's per-address count for 127.0.0.1 stays untouched.
-        factory.execute(
-            "INSERT INTO portal_login_attempt (account_key, client_address, attempted_at) "
-            "VALUES (:key, '192.0.2.7', CURRENT_TIMESTAMP)",
-            key=account_key(user.tenant.slug, user.email))
+    # Failures counted as the sign-in form does, from an address no other test uses,
+    # so the shared server's per-address count for 127.0.0.1 stays untouched.
+    run_sync(count_failures(server, user, MAX_FAILURES_PER_ACCOUNT, address="192.0.2.7"))
     with httpx.Client(base_url=server.base_url) as client:
         before = try_sign_in(client, user)
 
@@ -204,6 +204,20 @@ def test_reset_password_lifts_throttle(server: PortalServer, factory: Factory) -
     assert result.returncode == 0, result.stderr
     assert "failed sign-ins cleared" in result.stdout
     assert after == 303
+
+
+async def count_failures(server: PortalServer, user: UserInfo, count: int, *,
+                         address: str) -> None:
+    """Count `count` failed sign-ins of `user` from `address` in the server's database."""
+    database = Database(server.database_url)
+    limiter = RateLimiter(database, derive_key(load_or_create_secret_key(server.data_dir),
+                                               "rate-limit"))
+    try:
+        for _ in range(count):
+            await do_start_attempt(limiter, workspace=user.tenant.slug, email=user.email,
+                                   client_address=address)
+    finally:
+        await database.dispose()
 
 
 def try_sign_in(client: httpx.Client, user: UserInfo) -> int:

@@ -20,6 +20,7 @@ import portal.mail.imap_models
 import portal.mail.inbound_models
 import portal.mail.outbox
 import portal.models
+import portal.rate_limits
 import portal.sync.models  # noqa: F401
 from portal.migrate import PORTAL_BRANCH, branch_heads, build_config
 from tests.portal.test_cli import run_cli

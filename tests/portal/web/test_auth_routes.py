@@ -197,7 +197,8 @@ def test_login_throttled_after_failures(signin_server: PortalServer,
 
     assert [response.status_code for response in failures] == [401] * MAX_FAILURES_PER_ACCOUNT
     assert throttled.status_code == 429
-    assert throttled.headers["retry-after"] == str(int(THROTTLE_WINDOW.total_seconds()))
+    # The window is an estimate over two fixed windows, so the wait is at most two of them.
+    assert 0 < int(throttled.headers["retry-after"]) <= 2 * THROTTLE_WINDOW.total_seconds()
     assert "Too many failed sign-ins" in error_text(throttled)
     assert session_cookies(throttled) == []
     assert neighbour_response.status_code == 303

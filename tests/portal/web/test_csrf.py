@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 
-from portal.auth.signin import account_key
+from portal.auth.signin import ACCOUNT_FAILURES, account_key
 from portal.auth.tokens import new_secret
+from portal.mail.compose import derive_key
+from portal.rate_limits import stored_key
+from portal.settings import load_or_create_secret_key
 from tests.support import CSRF_INPUT, Factory, PortalServer, UserInfo, signed_in
 
 LAYOUT: dict[str, Any] = {
@@ -71,9 +74,11 @@ def test_login_without_token(server: PortalServer, factory: Factory) -> None:
     assert signed_in_after.status_code == 401
     assert factory.execute("SELECT count(*) FROM portal_session WHERE user_id = :user_id",
                            user_id=user.id) == [(0,)]
+    limit_key = derive_key(load_or_create_secret_key(server.data_dir), "rate-limit")
     assert factory.execute(
-        "SELECT count(*) FROM portal_login_attempt WHERE account_key = :key",
-        key=account_key(user.tenant.slug, user.email)) == [(0,)]
+        "SELECT count(*) FROM portal_rate_limit WHERE key = :key",
+        key=stored_key(limit_key, ACCOUNT_FAILURES,
+                       account_key(user.tenant.slug, user.email))) == [(0,)]
 
 
 def test_login_token_without_cookie(server: PortalServer, factory: Factory) -> None:
