@@ -130,9 +130,9 @@ def fill(database: Path, count: int, *, due: int, at_risk: int, now: datetime,
                 "BETWEEN ? AND ?", (tenant_id, numbers[0], numbers[-1])).fetchall())
             connection.executemany(
                 "INSERT INTO ticketcloud_sla_target (tenant_id, ticket_id, kind, state, "
-                "target_minutes, warning_minutes, consumed_seconds, started_at, "
+                "target_minutes, warning_seconds, consumed_seconds, started_at, "
                 "running_since, due_at, warn_at, warning_published, breach_published, "
-                "updated_at) VALUES (?1, ?2, 'resolution', 'running', 480, 384, 0, ?5, ?5, "
+                "updated_at) VALUES (?1, ?2, 'resolution', 'running', 480, 23040, 0, ?5, ?5, "
                 "?4, ?3, 0, 0, ?5)",
                 [(tenant_id, ids[number], *rest) for _, number, *rest in targets])
             connection.execute(

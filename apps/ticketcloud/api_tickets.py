@@ -44,7 +44,7 @@ from ticketcloud.settings import load_settings
 from ticketcloud.sla.listing import add_next_due
 from ticketcloud.sla.targets import target_json, ticket_targets
 from ticketcloud.tickets import access_ticket, do_create_ticket, ticket_messages
-from ticketcloud.updates import EDITABLE, do_update_ticket
+from ticketcloud.updates import EDITABLE, LOCAL_DUE, do_update_ticket
 from ticketcloud.views import agent_view, public_view
 
 CREATE_FIELDS = ("subject", "body", "requester_email", "requester_name", "category_id")
@@ -104,9 +104,11 @@ async def get_ticket(request: Request) -> Response:
 
 async def update_ticket(request: Request) -> Response:
     """Change an agent's fields of a ticket. `version` must be the version the caller
-    loaded; a ticket changed since raises Conflict `stale_version` (409)."""
+    loaded; a ticket changed since raises Conflict `stale_version` (409). The agent's
+    due time comes as `due_at` or as `due_local` with `time_zone`."""
     who = require_agent(request)
-    data = await read_json(request, allowed=(*EDITABLE, "version"), required=("version",))
+    data = await read_json(request, allowed=(*EDITABLE, *LOCAL_DUE, "version"),
+                           required=("version",))
     version = data.pop("version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise InvalidInput(f"Invalid version {version!r}: send the ticket's version as "

@@ -122,6 +122,9 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticketcloud_ticket_queue_priority", "tenant_id", "status", "priority",
                  "number"),
         sa.Index("ix_ticketcloud_ticket_assignee", "tenant_id", "assignee_id", "status"),
+        # The ticket list's `sla=overdue` filter on agent-set due times (migration
+        # ticketcloud_0014).
+        sa.Index("ix_ticketcloud_ticket_due", "tenant_id", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -144,6 +147,9 @@ class Ticket(SQLModel, table=True):
     first_response_at: datetime | None = timestamp(nullable=True)
     solved_at: datetime | None = timestamp(nullable=True, index=True)
     closed_at: datetime | None = timestamp(nullable=True)
+    # The due time an agent set ("due by"), in UTC; None when no agent set one. It is
+    # separate from the SLA targets, and customers never see it.
+    due_at: datetime | None = timestamp(nullable=True)
     # Optimistic concurrency: every change increments it, and an agent's update names the
     # version it was based on (see updates.claim_version).
     version: int = 1
@@ -500,8 +506,9 @@ class SlaTarget(SQLModel, table=True):
     policy_id: int | None = None
     calendar_id: int | None = None
     target_minutes: int
-    # Business minutes after which the target is at risk (the policy's warning share).
-    warning_minutes: int
+    # Business seconds after which the target is at risk: the policy's warning share of
+    # the target, rounded up to the second.
+    warning_seconds: int
     # Business seconds consumed before `running_since`, through earlier runs of the clock.
     # Seconds, not minutes, so that banking a run never rounds business time away.
     consumed_seconds: int = 0

@@ -94,6 +94,10 @@ def _ticket_schemas() -> dict[str, Schema]:
         "first_response_at": {**time, "type": ["string", "null"]},
         "solved_at": {**time, "type": ["string", "null"]},
         "closed_at": {**time, "type": ["string", "null"]},
+        "due_at": {**time, "type": ["string", "null"],
+                   "description": "The due time an agent set, in UTC; null when none is "
+                                  "set. Separate from the SLA targets; customers never "
+                                  "see it."},
     }
     public_summary = {
         "number": {"type": "integer"}, "subject": {"type": "string"},
@@ -156,7 +160,18 @@ def _ticket_schemas() -> dict[str, Schema]:
             "version": {"type": "integer"}, "status": enum_of(Status),
             "priority": enum_of(Priority), "category_id": nullable("integer"),
             "team_id": nullable("integer"), "assignee_id": nullable("integer"),
-            "tags": {"type": "array", "items": {"type": "string"}}}, required=("version",)),
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "due_at": {"type": ["string", "null"], "format": "date-time",
+                       "description": "The agent's due time, ISO 8601 with an offset or Z; "
+                                      "null clears it. Leave it out when sending due_local."},
+            "due_local": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$",
+                          "description": "The agent's due time as wall-clock time "
+                                         "YYYY-MM-DDTHH:MM in time_zone. A time that the "
+                                         "zone skips or repeats when its clocks change is "
+                                         "rejected (422, field due_local)."},
+            "time_zone": {"type": "string", "examples": ["Europe/Paris"],
+                          "description": "The IANA zone of due_local; required with it."}},
+            required=("version",)),
         "NewMessage": obj({"body": {"type": "string", "maxLength": MAX_BODY}}),
         "Upload": obj({
             "file": {"type": "array", "maxItems": MAX_ATTACHMENTS,
@@ -399,7 +414,8 @@ _LIST_PARAMETERS = [
     _query("tag", "Agents only.", {"type": "string"}),
     _query("q", "Text in the subject or a message body (customers: public messages).",
            {"type": "string", "maxLength": 200}),
-    _query("sla", "`overdue`: a running SLA target is past due; `at_risk`: one is past "
+    _query("sla", "`overdue`: a running SLA target is past due, or the ticket is unresolved "
+           "and past the due time an agent set; `at_risk`: a running SLA target is past "
            "its warning time but not due yet. Agents only.", enum_of(("overdue", "at_risk"))),
     _query("sort", "The sort key.", {**enum_of(SORT_FIELDS), "default": "created_at"}),
     _query("order", "The sort direction.", {**enum_of(("asc", "desc")), "default": "desc"}),

@@ -97,7 +97,12 @@ def sla_schemas() -> dict[str, Schema]:
                                    "position": {"type": "integer", "minimum": 0}}),
         "SlaTarget": base.obj({
             "kind": base.enum_of(TargetKind), "state": base.enum_of(TargetState),
-            "target_minutes": {"type": "integer"}, "consumed_minutes": {"type": "integer"},
+            "target_minutes": {"type": "integer"},
+            "warning_seconds": {"type": "integer",
+                                "description": "Business seconds after which the target "
+                                               "warns: the policy's warning_percent of "
+                                               "target_minutes, rounded up to the second."},
+            "consumed_minutes": {"type": "integer"},
             "policy_id": {"type": ["integer", "null"]},
             "calendar_id": {"type": ["integer", "null"]}, "started_at": time,
             "due_at": optional_time, "warn_at": optional_time, "completed_at": optional_time}),

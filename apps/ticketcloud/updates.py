@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -27,6 +28,7 @@ from ticketcloud.checks import check_choice, check_tags
 from ticketcloud.history import record_change
 from ticketcloud.models import Priority, Ticket
 from ticketcloud.sla import targets as sla_targets
+from ticketcloud.sla.local_time import local_to_utc
 from ticketcloud.status import Status, check_status, check_transition
 from ticketcloud.teams import access_agent, access_team
 
@@ -34,7 +36,13 @@ logger = logging.getLogger(__name__)
 
 # The fields an agent may change, by the history name of each.
 EDITABLE = {"status": "status", "priority": "priority", "category_id": "category",
-            "team_id": "team", "assignee_id": "assignee", "tags": "tags"}
+            "team_id": "team", "assignee_id": "assignee", "tags": "tags",
+            "due_at": "due"}
+# Another way to send `due_at`: a wall-clock time and the agent's IANA zone.
+LOCAL_DUE = ("due_local", "time_zone")
+# A due time further away than this, either way, is almost certainly a typing error.
+MAX_DUE_DISTANCE = timedelta(days=5 * 366)
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 
 
 async def do_update_ticket(
@@ -44,8 +52,10 @@ async def do_update_ticket(
     """Apply an agent's `changes` to `ticket` and stage `ticketcloud.ticket.updated`
     (plus `.assigned` for a new assignee and `.solved` when it becomes solved).
 
-    `changes` maps any of status, priority, category_id, team_id, assignee_id (None
-    clears these three) and tags (the whole new list) to the new value.
+    `changes` maps any of status, priority, category_id, team_id, assignee_id, due_at
+    (None clears these four) and tags (the whole new list) to the new value. The due
+    time may come as `due_local` and `time_zone` instead of `due_at` (see
+    `check_local_due`).
     `expected_version` is the `version` the agent's view was based on: when the ticket
     changed since, this raises Conflict with the code `stale_version`, so that two
     agents never silently overwrite each other. Unchanged values are ignored.
@@ -71,8 +81,8 @@ async def do_update_ticket(
     now = utcnow()
     ticket.updated_at = now
     for name, (old, new) in diffs.items():
-        await record_change(session, ticket, field=EDITABLE[name], old=old, new=new,
-                            actor_user_id=actor.user_id)
+        await record_change(session, ticket, field=EDITABLE[name], old=_plain(old),
+                            new=_plain(new), actor_user_id=actor.user_id)
         if name == "status":
             set_status(ticket, new, now)
         else:
@@ -101,13 +111,24 @@ async def check_changes(session: AsyncSession, tenant_id: int,
     if not isinstance(changes, Mapping) or not changes:
         raise InvalidInput(f"Send the fields to change, any of {sorted(EDITABLE)}.",
                            field="changes")
-    unknown = sorted(str(name) for name in changes if name not in EDITABLE)
+    unknown = sorted(str(name) for name in changes
+                     if name not in EDITABLE and name not in LOCAL_DUE)
     if unknown:
         raise InvalidInput(f"Cannot change {unknown}; the fields agents change are "
-                           f"{sorted(EDITABLE)}.", field="changes")
+                           f"{sorted(EDITABLE)}, and due_local with time_zone.",
+                           field="changes")
+    changes = dict(changes)
+    if any(name in changes for name in LOCAL_DUE):
+        if "due_at" in changes:
+            raise InvalidInput("Send either due_at, or due_local with time_zone, not both.",
+                               field="due_local")
+        changes["due_at"] = check_local_due(changes.pop("due_local", None),
+                                            changes.pop("time_zone", None))
     requested: dict[str, Any] = {}
     for name, value in changes.items():
-        if name == "status":
+        if name == "due_at":
+            requested[name] = value if isinstance(value, datetime) else check_due(value)
+        elif name == "status":
             requested[name] = check_status(value)
         elif name == "priority":
             requested[name] = check_choice(Priority, value, field="priority")
@@ -122,6 +143,45 @@ async def check_changes(session: AsyncSession, tenant_id: int,
         else:
             requested[name] = (await access_agent(session, tenant_id, value)).id
     return requested
+
+
+def check_due(value: object, *, now: datetime | None = None) -> datetime | None:
+    """Return an agent's due time `due_at`, ISO 8601 with an offset or Z, in UTC to the
+    second; None clears it."""
+    if value is None:
+        return None
+    moment = None
+    if isinstance(value, str) and _OFFSET.search(value.strip()):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput(f"Invalid due_at {str(value)[:40]!r}: send an ISO 8601 time with "
+                           "an offset, such as 2026-03-02T17:00:00Z, or send due_local and "
+                           "time_zone instead.", field="due_at")
+    return _check_distance(moment.astimezone(UTC).replace(microsecond=0), "due_at", now)
+
+
+def check_local_due(value: object, zone: object, *, now: datetime | None = None) -> datetime:
+    """Return the UTC due time of `value`, a wall-clock time "YYYY-MM-DDTHH:MM" in the
+    IANA zone `zone`. A time that the zone skips or repeats is rejected (see
+    `sla.local_time.local_to_utc`)."""
+    if zone is None:
+        raise InvalidInput("The field 'time_zone' is missing: send the IANA time zone of "
+                           "due_local, such as 'Europe/Paris'.", field="time_zone")
+    if value is None:
+        raise InvalidInput("The field 'due_local' is missing: send the local due time as "
+                           "YYYY-MM-DDTHH:MM with time_zone, or send due_at: null to clear "
+                           "it.", field="due_local")
+    return _check_distance(local_to_utc(value, zone, field="due_local"), "due_local", now)
+
+
+def _check_distance(moment: datetime, field: str, now: datetime | None) -> datetime:
+    if abs(moment - (now or utcnow())) > MAX_DUE_DISTANCE:
+        raise InvalidInput(f"The due time {moment:%Y-%m-%d %H:%M} UTC is more than 5 years "
+                           "from now; check the year.", field=field)
+    return moment
 
 
 async def claim_version(session: AsyncSession, ticket: Ticket, expected: int) -> None:
@@ -163,4 +223,6 @@ def set_status(ticket: Ticket, status: Status, now: datetime) -> None:
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds").replace("+00:00", "Z")
     return value.value if isinstance(value, Status | Priority) else value

@@ -1,9 +1,12 @@
 """SLA facts for ticket lists: the `sla` filter of the ticket API and each ticket's next
 due target for the queue's badges.
 
-`sla=overdue` keeps tickets with a running target past its due time, and `sla=at_risk`
-those with a running target past its warning time but not yet due. Both read the
-indexes `(tenant_id, state, due_at)` and `(tenant_id, state, warn_at)` of the targets.
+`sla=overdue` keeps tickets with a running target past its due time, and also
+unresolved tickets (not solved or closed) past the due time an agent set on them
+(`Ticket.due_at`). `sla=at_risk` keeps those with a running target past its warning
+time but not yet due; an agent's due time has no warning point, so it plays no part
+there. They read the indexes `(tenant_id, state, due_at)` and `(tenant_id, state,
+warn_at)` of the targets and `(tenant_id, due_at)` of the tickets.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import InvalidInput
 from ticketcloud.models import SlaTarget, TargetState, Ticket
-from ticketcloud.sla.targets import target_json
+from ticketcloud.sla.targets import RESOLVED_STATUSES, target_json
 
 SlaFilter = Literal["overdue", "at_risk"]
 SLA_FILTERS: tuple[SlaFilter, ...] = ("overdue", "at_risk")
@@ -39,8 +43,10 @@ def sla_condition(name: SlaFilter, tenant_id: int, now: datetime) -> ColumnEleme
                                                 SlaTarget.state == TargetState.RUNNING)
     if name == "overdue":
         matching = running.where(col(SlaTarget.due_at) <= now)
-    else:
-        matching = running.where(col(SlaTarget.warn_at) <= now, col(SlaTarget.due_at) > now)
+        agent_due = and_(col(Ticket.tenant_id) == tenant_id, col(Ticket.due_at) <= now,
+                         col(Ticket.status).not_in(RESOLVED_STATUSES))
+        return or_(col(Ticket.id).in_(matching), agent_due)
+    matching = running.where(col(SlaTarget.warn_at) <= now, col(SlaTarget.due_at) > now)
     return col(Ticket.id).in_(matching)
 
 

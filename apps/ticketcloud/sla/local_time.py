@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from portal.sdk import InvalidInput
 from ticketcloud.sla.calendars import check_zone
 
+# What a datetime-local input sends: minutes, or seconds when its step is under 60 s.
+_WALL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
+
 
 def local_to_utc(value: object, zone_name: object, *, field: str = "due_at") -> datetime:
     """Interpret `value`, a wall-clock time "YYYY-MM-DDTHH:MM" without an offset, in the
-    agent's IANA zone and return it in UTC.
+    agent's IANA zone and return it in UTC (seconds are accepted too).
 
     Raises InvalidInput when the text is not such a time, when the zone is unknown, when
     the time does not exist that day (skipped by a spring-forward change) or when it is
@@ -19,12 +23,13 @@ def local_to_utc(value: object, zone_name: object, *, field: str = "due_at") -> 
     """
     zone = check_zone(zone_name)
     try:
-        naive = datetime.fromisoformat(value) if isinstance(value, str) else None
+        naive = (datetime.fromisoformat(value)
+                 if isinstance(value, str) and _WALL_TIME.fullmatch(value) else None)
     except ValueError:
         naive = None
     if naive is None or naive.tzinfo is not None:
-        raise InvalidInput(f"Invalid local time {value!r}: use YYYY-MM-DDTHH:MM in your own "
-                           "time zone, without an offset.", field=field)
+        raise InvalidInput(f"Invalid local time {str(value)[:40]!r}: use YYYY-MM-DDTHH:MM "
+                           "in your own time zone, without an offset.", field=field)
     earlier = naive.replace(tzinfo=zone, fold=0)
     later = naive.replace(tzinfo=zone, fold=1)
     if earlier.utcoffset() != later.utcoffset():

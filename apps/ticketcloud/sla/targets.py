@@ -28,12 +28,25 @@ The clock counts whole seconds. It starts and stops at `now` truncated to the se
 the business time of each run is a whole number of seconds and banking it loses
 nothing. Re-timing a running target on the same amount and calendar therefore leaves
 its due and warning times where they were, however often it happens.
+
+Re-timing (a policy or calendar change) never moves a time that has passed while the
+target stays past it: an overdue target keeps its original `due_at`, and a target past
+its warning point keeps its `warn_at`, so the breach and the warning are not published
+again and the badge still shows when the target was due. A re-timing that leaves time
+computes a future time, and clears the published flag of that time, so the scanner
+publishes the new breach or warning when it comes. A re-timing that makes a target due
+that was not yet due sets the time to the moment of the change. It does not walk
+business time backwards to the moment the time ran out, because the consumed time may
+have been counted on several definitions, so there is no single such moment.
+
+The warning point is `warning_seconds`, the policy's `warning_percent` of the target
+rounded up to the second (at least 1 second), so a 3-minute target at 50 % warns after
+90 seconds.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime
 from typing import Any
 
@@ -165,8 +178,9 @@ async def recompute_calendar(session: AsyncSession, tenant_id: int, calendar_id:
     targets = list((await session.exec(statement)).all())
     after = await calendars.get(calendar_id)
     for target in targets:
+        due_before, warn_before = target.due_at, target.warn_at
         _bank(target, now, before)
-        _run(target, now, after)
+        _rerun(target, now, after, due_before, warn_before)
         session.add(target)
     await session.flush()
     logger.info("Re-timed %s SLA targets of calendar %s in tenant %s", len(targets),
@@ -197,9 +211,11 @@ def at_risk_targets(now: datetime, *, limit: int) -> SelectOfScalar[SlaTarget]:
 
 def target_json(target: SlaTarget) -> dict[str, Any]:
     """Return a target as the ticket API shows it. `consumed_minutes` is whole business
-    minutes, rounded down from the stored seconds."""
+    minutes, rounded down from the stored seconds; `warning_seconds` is the business
+    time after which it warns."""
     return {"kind": target.kind.value, "state": target.state.value,
             "target_minutes": target.target_minutes,
+            "warning_seconds": target.warning_seconds,
             "consumed_minutes": target.consumed_seconds // 60, "policy_id": target.policy_id,
             "calendar_id": target.calendar_id, "started_at": _iso(target.started_at),
             "due_at": _iso(target.due_at), "warn_at": _iso(target.warn_at),
@@ -225,7 +241,7 @@ async def _start(session: AsyncSession, ticket: Ticket, kind: TargetKind, policy
     target = SlaTarget(tenant_id=ticket.tenant_id, ticket_id=ticket.id, kind=kind,
                        policy_id=policy.id, calendar_id=policy.calendar_id,
                        target_minutes=amount,
-                       warning_minutes=_warning_minutes(amount, policy.warning_percent),
+                       warning_seconds=_warning_seconds(amount, policy.warning_percent),
                        started_at=now, updated_at=now)
     _run(target, now, await calendars.get(policy.calendar_id))
     session.add(target)
@@ -238,20 +254,21 @@ async def _apply_policy(target: SlaTarget, policy: SlaPolicy, amount: int, now: 
                         calendars: _Calendars) -> None:
     """Move an active target to a policy's amount and calendar, keeping the business time
     it consumed. Unchanged targets are left alone."""
-    warning = _warning_minutes(amount, policy.warning_percent)
+    warning = _warning_seconds(amount, policy.warning_percent)
     if (target.policy_id, target.calendar_id, target.target_minutes,
-            target.warning_minutes) == (policy.id, policy.calendar_id, amount, warning):
+            target.warning_seconds) == (policy.id, policy.calendar_id, amount, warning):
         return
     running = target.state is TargetState.RUNNING
+    due_before, warn_before = target.due_at, target.warn_at
     if running:
         _bank(target, now, await calendars.get(target.calendar_id))
     target.policy_id = policy.id
     target.calendar_id = policy.calendar_id
     target.target_minutes = amount
-    target.warning_minutes = warning
+    target.warning_seconds = warning
     target.updated_at = now
     if running:
-        _run(target, now, await calendars.get(policy.calendar_id))
+        _rerun(target, now, await calendars.get(policy.calendar_id), due_before, warn_before)
     logger.info("Re-timed SLA target %s of ticket %s to %s minutes of policy %s", target.id,
                 target.ticket_id, amount, policy.id)
 
@@ -281,9 +298,33 @@ def _run(target: SlaTarget, now: datetime, calendar: BusinessCalendar) -> None:
     target.running_since = start
     target.due_at = _after(start, target.target_minutes * 60 - target.consumed_seconds,
                            calendar)
-    target.warn_at = _after(start, target.warning_minutes * 60 - target.consumed_seconds,
-                            calendar)
+    target.warn_at = _after(start, target.warning_seconds - target.consumed_seconds, calendar)
     target.updated_at = now
+
+
+def _rerun(target: SlaTarget, now: datetime, calendar: BusinessCalendar,
+           due_before: datetime | None, warn_before: datetime | None) -> None:
+    """Restart the clock of a target just re-timed, whose due and warning times were
+    `due_before` and `warn_before`. A time already past stays when the target is still
+    past it, and a future time clears its published flag (see the module's docstring)."""
+    _run(target, now, calendar)
+    start = _whole_second(now)
+    target.due_at = _kept(target.due_at, due_before, start)
+    target.warn_at = _kept(target.warn_at, warn_before, start)
+    if target.due_at is not None and target.due_at > start and target.breach_published:
+        target.breach_published = False
+        logger.info("SLA target %s of ticket %s is no longer overdue after re-timing",
+                    target.id, target.ticket_id)
+    if target.warn_at is not None and target.warn_at > start:
+        target.warning_published = False
+
+
+def _kept(new: datetime | None, before: datetime | None, start: datetime) -> datetime | None:
+    """Return `before` when both it and `new` are not after `start` (the time had passed
+    and still has), else `new`."""
+    if new is not None and new <= start and before is not None and before <= start:
+        return before
+    return new
 
 
 def _bank(target: SlaTarget, now: datetime, calendar: BusinessCalendar) -> None:
@@ -333,8 +374,9 @@ def _after(now: datetime, seconds: int, calendar: BusinessCalendar) -> datetime:
     return add_business_seconds(now, seconds, calendar) if seconds > 0 else now
 
 
-def _warning_minutes(amount: int, percent: int) -> int:
-    return max(1, math.ceil(amount * percent / 100))
+def _warning_seconds(amount: int, percent: int) -> int:
+    """Return `percent` of `amount` minutes in seconds, rounded up, and at least 1."""
+    return max(1, -(-amount * 60 * percent // 100))
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -125,6 +125,14 @@ export const STRINGS = {
   tagsLabel: "Tags",
   tagsHint: "Separate tags with commas.",
   saveTags: "Save tags",
+  // The due time an agent sets on a ticket, shown in the agent's own time zone.
+  dueLabel: "Due by",
+  saveDue: "Set due time",
+  clearDue: "Clear",
+  dueNone: "No due time set.",
+  dueShown: "Due {time} ({zone})",
+  dueOverdue: "Overdue since {time} ({zone})",
+  dueMissing: "Enter a due date and time, or choose Clear to remove the due time.",
   noneOption: "None",
   awaySuffix: " (away)",
   staleVersion: "Someone else changed this ticket; reloaded with their changes",
@@ -136,7 +144,7 @@ export const STRINGS = {
   historyLine: "{field}: {old} → {new}",
   historyFields: {
     status: "Status", priority: "Priority", category: "Category", team: "Team",
-    assignee: "Assignee", tags: "Tags", mail_bounce: "Bouncing address",
+    assignee: "Assignee", tags: "Tags", mail_bounce: "Bouncing address", due: "Due by",
   },
   emptyValue: "–",
   attachmentLine: "{filename} ({size} bytes)",

@@ -54,6 +54,10 @@ class TicketWindow {
     assignee: byId("assignee-control"),
     tagsForm: byId("tags-form"),
     tags: byId("tags-control"),
+    dueForm: byId("due-form"),
+    due: byId("due-control"),
+    dueShown: byId("due-shown"),
+    clearDue: byId("clear-due"),
     history: byId("history"),
   };
 
@@ -137,13 +141,14 @@ class TicketWindow {
       "category-control-label": STRINGS.categoryLabel, "team-control-label": STRINGS.teamLabel,
       "assignee-control-label": STRINGS.assigneeLabel, "tags-control-label": STRINGS.tagsLabel,
       "save-tags": STRINGS.saveTags, "tags-hint": STRINGS.tagsHint, "history-title": STRINGS.history,
+      "due-control-label": STRINGS.dueLabel, "save-due": STRINGS.saveDue, "clear-due": STRINGS.clearDue,
     };
     for (const [id, text] of Object.entries(labels)) byId(id).textContent = text;
     this.#elements.composerBody.placeholder = STRINGS.composerPlaceholder;
   }
 
   #listen() {
-    const { composer, status, priority, category, team, assignee, tagsForm, tags } = this.#elements;
+    const { composer, status, priority, category, team, assignee, tagsForm, tags, dueForm, due, clearDue } = this.#elements;
     composer.addEventListener("submit", (event) => {
       event.preventDefault();
       this.#sendMessage(event.submitter?.dataset.kind === "note" ? "note" : "reply");
@@ -158,6 +163,17 @@ class TicketWindow {
       const list = tags.value.split(",").map((tag) => tag.trim().toLowerCase()).filter(Boolean);
       this.#update({ tags: [...new Set(list)] });
     });
+    // The server reads the wall-clock time in the browser's zone and rejects a time
+    // that the zone skips or repeats when its clocks change.
+    dueForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!due.value) {
+        showStatus(this.#elements.statusLine, STRINGS.dueMissing, "error");
+        return;
+      }
+      this.#update({ due_local: due.value, time_zone: browserZone() });
+    });
+    clearDue.addEventListener("click", () => this.#update({ due_at: null }));
   }
 
   /** Send `changes` with the version this window shows, and reload on a stale version. */
@@ -215,10 +231,12 @@ class TicketWindow {
   }
 
   #setBusy(busy) {
-    const { reply, note, status, priority, category, team, assignee, tagsForm } = this.#elements;
-    for (const control of [reply, note, status, priority, category, team, assignee, ...tagsForm.elements]) {
+    const { reply, note, status, priority, category, team, assignee, tagsForm, dueForm, clearDue } = this.#elements;
+    for (const control of [reply, note, status, priority, category, team, assignee, ...tagsForm.elements, ...dueForm.elements]) {
       control.disabled = busy;
     }
+    // Clearing needs a due time to clear.
+    if (!busy) clearDue.disabled = !this.#ticket?.due_at;
     document.body.setAttribute("aria-busy", String(busy));
   }
 
@@ -307,6 +325,24 @@ class TicketWindow {
     ])], ticket.assignee_id ?? "");
     // Keep what the agent is typing when a live update arrives.
     if (document.activeElement !== tags) tags.value = ticket.tags.join(", ");
+    this.#renderAgentDue(ticket.due_at);
+  }
+
+  /** Show the agent-set due time in the browser's zone, in the input and as text. */
+  #renderAgentDue(dueAt) {
+    const { due, dueShown, clearDue } = this.#elements;
+    clearDue.disabled = !dueAt;
+    if (document.activeElement !== due) due.value = dueAt ? localInputValue(new Date(dueAt)) : "";
+    if (!dueAt) {
+      dueShown.textContent = STRINGS.dueNone;
+      delete dueShown.dataset.state;
+      return;
+    }
+    const overdue = Date.parse(dueAt) <= Date.now();
+    dueShown.textContent = format(overdue ? STRINGS.dueOverdue : STRINGS.dueShown,
+      { time: localDateTime(dueAt), zone: browserZone() });
+    dueShown.title = dueAt;
+    dueShown.dataset.state = overdue ? "overdue" : "set";
   }
 
   #renderHistory(entries) {
@@ -337,12 +373,32 @@ class TicketWindow {
     if (value === null || value === undefined || value === "") return STRINGS.emptyValue;
     if (field === "status") return STRINGS.statuses[value] ?? value;
     if (field === "priority") return STRINGS.priorities[value] ?? value;
+    if (field === "due") return localDateTime(value);
     return value;
   }
 
   #showError(error) {
     showStatus(this.#elements.statusLine, error instanceof ApiError ? error.message : STRINGS.networkError, "error");
   }
+}
+
+/** Return the browser's IANA time zone, which is the agent's own zone on their machine. */
+function browserZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/** Return an ISO time as date and time of day in the browser's zone. */
+function localDateTime(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return iso;
+  return when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** Return a Date as a datetime-local input's value, "YYYY-MM-DDTHH:MM", in the browser's zone. */
+function localInputValue(when) {
+  const pad = (number) => String(number).padStart(2, "0");
+  return `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())}` +
+    `T${pad(when.getHours())}:${pad(when.getMinutes())}`;
 }
 
 function idOrNull(value) {

@@ -160,7 +160,7 @@ def seed_report(factory: Factory, api: ApiWorkspace, team_id: int) -> None:
                 completed = march + timedelta(days=day - 1) if day is not None else None
                 session.add(SlaTarget(
                     tenant_id=api.tenant.id, ticket_id=ticket.id, kind=kind, state=state,
-                    target_minutes=60, warning_minutes=30, consumed_seconds=minutes * 60,
+                    target_minutes=60, warning_seconds=1800, consumed_seconds=minutes * 60,
                     started_at=march, completed_at=completed,
                     due_at=march + timedelta(days=9) if completed is None else None,
                     running_since=march if completed is None else None))
