@@ -43,7 +43,12 @@ from ticketcloud.models import Message, Ticket, Visibility
 from ticketcloud.settings import load_settings
 from ticketcloud.sla.listing import add_next_due
 from ticketcloud.sla.targets import target_json, ticket_targets
-from ticketcloud.tickets import access_ticket, do_create_ticket, ticket_messages
+from ticketcloud.tickets import (
+    CreatedTicket,
+    access_ticket,
+    do_create_ticket_with_rows,
+    ticket_messages,
+)
 from ticketcloud.updates import EDITABLE, LOCAL_DUE, do_update_ticket
 from ticketcloud.views import agent_view, public_view
 
@@ -87,11 +92,11 @@ async def create_ticket(request: Request) -> Response:
                      "requester_user_id": who.user_id}
     context = app_context(request)
     async with context.transaction() as session:
-        ticket = await do_create_ticket(
+        created = await do_create_ticket_with_rows(
             context, session, tenant_id=tenant_id(request), subject=data["subject"],
             body=data["body"], channel="api", category=data.get("category_id"), **requester)
-        view = await _full_view(context, session, ticket, who, created=True)
-    location = f"{request.url.path}/{ticket.number}"
+        view = await _created_view(session, created, who)
+    location = f"{request.url.path}/{created.ticket.number}"
     return json_response(view, status_code=201, headers={"Location": location})
 
 
@@ -195,10 +200,8 @@ async def message_view(session: AsyncSession, ticket: Ticket, message: Message,
 
 
 async def _full_view(context: AppContext, session: AsyncSession, ticket: Ticket,
-                     who: Principal, *, created: bool = False) -> dict[str, Any]:
-    """Return the ticket as `who` sees it. `created` says the ticket was created through
-    the API in this transaction: no mail of it was tried yet and none came in, so the
-    mail parts are empty without reading them."""
+                     who: Principal) -> dict[str, Any]:
+    """Return the ticket as `who` sees it."""
     agent = is_agent(who)
     messages = await ticket_messages(session, ticket, include_internal=agent)
     attachments = await message_attachments(session, ticket.tenant_id,
@@ -207,19 +210,33 @@ async def _full_view(context: AppContext, session: AsyncSession, ticket: Ticket,
         view = agent_view(ticket, messages, attachments=attachments,
                           history=await ticket_history(session, ticket))
         view["sla"] = [target_json(target) for target in await ticket_targets(session, ticket)]
-        view["mail_errors"] = [] if created else await failed_mail(context, session, ticket)
+        view["mail_errors"] = await failed_mail(context, session, ticket)
     else:
         view = public_view(ticket, messages, attachments=attachments,
                            category_name=await _category_name(session, ticket))
-    if created:
-        for item in view["messages"]:
-            item["mail"] = None
-        if agent:
-            view["participants"] = []
-            view["bouncing"] = []
-            view["mail_skipped"] = []
+    await add_mail_details(session, ticket, view, agent=agent)
+    return view
+
+
+async def _created_view(session: AsyncSession, created: CreatedTicket,
+                        who: Principal) -> dict[str, Any]:
+    """Return a ticket created through the API in this transaction as `who` sees it,
+    from the rows written: its only message is public, no mail of it was tried yet and
+    none came in, so nothing needs reading back."""
+    ticket, messages = created.ticket, [created.message]
+    if is_agent(who):
+        view = agent_view(ticket, messages, attachments=created.attachments,
+                          history=created.history)
+        view["sla"] = [target_json(target) for target in created.sla_targets]
+        view["mail_errors"] = []
+        view["participants"] = []
+        view["bouncing"] = []
+        view["mail_skipped"] = []
     else:
-        await add_mail_details(session, ticket, view, agent=agent)
+        view = public_view(ticket, messages, attachments=created.attachments,
+                           category_name=await _category_name(session, ticket))
+    for item in view["messages"]:
+        item["mail"] = None
     return view
 
 

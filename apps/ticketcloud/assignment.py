@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from portal.sdk import UserRecord, find_users
 from ticketcloud.models import AssignmentStrategy, Team, Ticket
 from ticketcloud.status import UNRESOLVED
-from ticketcloud.teams import AGENT_ROLES, away_user_ids, team_members
+from ticketcloud.teams import AGENT_ROLES, members_present
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,11 @@ class Pick:
 async def available_agents(session: AsyncSession, tenant_id: int, team: Team) -> list[UserRecord]:
     """Return the team's members who can take a ticket now, ordered by user id."""
     assert team.id is not None
-    member_ids = [member.user_id for member in await team_members(session, tenant_id, team.id)]
-    if not member_ids:
+    present = await members_present(session, tenant_id, team.id)
+    if not present:
         return []
-    users = await find_users(session, tenant_id, ids=member_ids, roles=AGENT_ROLES)
-    away = await away_user_ids(session, tenant_id, member_ids)
-    return [user for user in users if user.is_active and user.id not in away]
+    users = await find_users(session, tenant_id, ids=present, roles=AGENT_ROLES)
+    return [user for user in users if user.is_active]
 
 
 async def pick_agent(session: AsyncSession, tenant_id: int, team: Team) -> Pick:
@@ -45,10 +44,13 @@ async def pick_agent(session: AsyncSession, tenant_id: int, team: Team) -> Pick:
     so call this inside the transaction that assigns the ticket."""
     assert team.id is not None
     # Lock the team row until the commit, so that two tickets assigned at once cannot
-    # both read the same round-robin cursor (SQLite's write lock does the same).
-    statement = (select(Team).where(Team.id == team.id).with_for_update()
-                 .execution_options(populate_existing=True))
-    locked = (await session.exec(statement)).one()
+    # both read the same round-robin cursor. On SQLite the transaction holds the write
+    # lock since BEGIN, so the team as this transaction read it is already current.
+    locked = team
+    if session.bind is None or session.bind.dialect.name != "sqlite":
+        statement = (select(Team).where(Team.id == team.id).with_for_update()
+                     .execution_options(populate_existing=True))
+        locked = (await session.exec(statement)).one()
     candidates = await available_agents(session, tenant_id, locked)
     if not candidates:
         logger.info("Team %s of tenant %s has no available agent; the ticket stays in its "

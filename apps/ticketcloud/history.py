@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import find_users
+from portal.sdk import NotFound, access_row, find_users
 from ticketcloud.models import MAX_HISTORY_VALUE, Category, HistoryEntry, Team, Ticket
+
+_PENDING_KEY = "ticketcloud.pending_history"
 
 # Ticket attributes whose changes are recorded, by the field name history entries use.
 FIELDS = {"status": "status", "priority": "priority", "category": "category_id",
@@ -22,9 +26,12 @@ async def describe(session: AsyncSession, tenant_id: int, field: str,
     if value is None:
         return None
     if field in ("team", "category") and isinstance(value, int):
-        row: Team | Category | None = await session.get(Team if field == "team" else Category,
-                                                        value)
-        return row.name if row is not None and row.tenant_id == tenant_id else f"#{value}"
+        try:
+            row: Team | Category = await access_row(
+                session, Team if field == "team" else Category, tenant_id, value)
+        except NotFound:
+            return f"#{value}"
+        return row.name
     if field == "assignee" and isinstance(value, int):
         users = await find_users(session, tenant_id, ids=[value])
         return users[0].name if users else f"#{value}"
@@ -51,7 +58,38 @@ async def record_change(
         reason=_cut(reason) or "",
     )
     session.add(entry)
+    pending = session.info.get(_PENDING_KEY)
+    if pending is None:
+        pending = session.info[_PENDING_KEY] = []
+        event.listen(session.sync_session, "before_flush", _insert_pending)
+    pending.append(entry)
     return entry
+
+
+def _insert_pending(session: Session, _context: object, _instances: object) -> None:
+    """Write the history entries recorded since the last flush in one executemany INSERT,
+    in the order recorded, and take them out of the unit of work.
+
+    The unit of work would insert them one statement each, because it reads back every
+    new id and SQLite's RETURNING does not keep the order of a multi-row INSERT. Nothing
+    needs the ids of history entries, so they are not read back; the entries stay
+    readable through `ticket_history` once this flush ran."""
+    pending: list[HistoryEntry] = session.info.get(_PENDING_KEY, [])
+    entries = [entry for entry in pending if entry in session.new]
+    pending.clear()
+    if not entries:
+        return
+    for entry in entries:
+        session.expunge(entry)
+    session.connection().execute(
+        HistoryEntry.__table__.insert(),  # type: ignore[attr-defined]
+        [entry.model_dump(exclude={"id"}) for entry in entries])
+
+
+def pending_history(session: AsyncSession) -> list[HistoryEntry]:
+    """Return the history entries recorded in `session` that the next flush writes, in
+    the order recorded."""
+    return list(session.info.get(_PENDING_KEY, []))
 
 
 async def ticket_history(session: AsyncSession, ticket: Ticket) -> Sequence[HistoryEntry]:

@@ -74,10 +74,11 @@ async def send_confirmation(context: AppContext, session: AsyncSession, ticket: 
     if ticket.channel is Channel.SYNC or (ticket.channel is Channel.EMAIL and not checked_mail):
         return
     rendered = await _render(session, ticket, MailTemplateKind.CONFIRMATION)
-    # A ticket being created has no bounces yet, so the lookup is skipped.
+    # A ticket being created has no bounces yet, and one from the web form or the API
+    # has no mail before its confirmation, so both lookups are skipped.
     await _send(context, session, ticket, subject=rendered.subject, text=rendered.text,
                 html=rendered.html, auto_submitted="auto-replied", message=None,
-                check_bounces=False)
+                check_bounces=False, earlier=None if ticket.channel is Channel.EMAIL else [])
 
 
 async def send_public_reply(context: AppContext, session: AsyncSession, ticket: Ticket,
@@ -159,7 +160,10 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
                 text: str, auto_submitted: Any, message: Message | None,
                 html: str | None = None, from_name: str | None = None,
                 attachments: list[OutgoingAttachment] | None = None,
-                mailed_directly: Collection[str] = (), check_bounces: bool = True) -> None:
+                mailed_directly: Collection[str] = (), check_bounces: bool = True,
+                earlier: list[str] | None = None) -> None:
+    """Queue mail about the ticket and record its Message-ID in the ticket's thread.
+    `earlier` is the thread's Message-IDs when the caller knows them."""
     assert ticket.id is not None
     # Automatic mail (confirmations, rating requests) goes to the requester alone, and
     # agents' replies go to the participants too.
@@ -173,7 +177,8 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
                     "recipient bounced or got the mail directly", ticket.id, ticket.tenant_id,
                     message.id if message else None)
         return
-    earlier = await thread_message_ids(session, ticket)
+    if earlier is None:
+        earlier = await thread_message_ids(session, ticket)
     references = earlier[-MAX_REFERENCES:]
     mail = OutgoingMail(
         ref=ticket_ref(ticket), to=to, cc=cc, subject=subject, text=text, html=html,

@@ -14,11 +14,18 @@ mail is never lost to a template.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import (
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    UndefinedError,
+)
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlmodel import select
@@ -98,10 +105,18 @@ def check_kind(value: str) -> MailTemplateKind:
 def render(templates: TemplateSet, values: dict[str, str]) -> RenderedMail:
     """Render a template set; raises jinja2's TemplateError (SecurityError included) when
     a template fails."""
-    subject = " ".join(_PLAIN.from_string(templates.subject).render(values).split())
-    text = _PLAIN.from_string(templates.text).render(values)
-    html = _HTML.from_string(templates.html).render(values) if templates.html else None
+    subject = " ".join(_compiled(False, templates.subject).render(values).split())
+    text = _compiled(False, templates.text).render(values)
+    html = _compiled(True, templates.html).render(values) if templates.html else None
     return RenderedMail(subject=subject[:MAX_RENDERED_SUBJECT], text=text, html=html)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(html: bool, source: str) -> Template:
+    """Return `source` compiled in the plain or the HTML sandbox. Compiling costs far
+    more than rendering, and templates change rarely, so the compiled form is kept per
+    source text; a changed template is a new key."""
+    return (_HTML if html else _PLAIN).from_string(source)
 
 
 def check_templates(data: dict[str, Any]) -> TemplateSet:

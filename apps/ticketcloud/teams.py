@@ -198,6 +198,16 @@ async def do_set_away(session: AsyncSession, tenant_id: int, user_id: int,
     return profile
 
 
+async def members_present(session: AsyncSession, tenant_id: int, team_id: int) -> list[int]:
+    """Return the user ids of the team's members who are not marked away, ordered."""
+    statement = (select(TeamMember.user_id)
+                 .outerjoin(AgentProfile, col(AgentProfile.user_id) == TeamMember.user_id)
+                 .where(TeamMember.tenant_id == tenant_id, TeamMember.team_id == team_id,
+                        func.coalesce(AgentProfile.away, False).is_(False))
+                 .order_by(col(TeamMember.user_id)))
+    return list((await session.exec(statement)).all())
+
+
 async def away_user_ids(session: AsyncSession, tenant_id: int, user_ids: list[int]) -> set[int]:
     statement = select(AgentProfile.user_id).where(
         AgentProfile.tenant_id == tenant_id, col(AgentProfile.away).is_(True),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -26,7 +27,17 @@ from ticketcloud.checks import (
     check_person_name,
     check_subject,
 )
-from ticketcloud.models import Channel, Message, Ticket, TicketCounter, Visibility
+from ticketcloud.history import pending_history
+from ticketcloud.models import (
+    Attachment,
+    Channel,
+    HistoryEntry,
+    Message,
+    SlaTarget,
+    Ticket,
+    TicketCounter,
+    Visibility,
+)
 from ticketcloud.routing import apply_decisions, assign_in_team
 from ticketcloud.rule_store import load_rules
 from ticketcloud.rules import TicketFacts, evaluate
@@ -36,6 +47,18 @@ from ticketcloud.status import Status
 logger = logging.getLogger(__name__)
 
 MAX_LIST = 200
+
+
+@dataclass(frozen=True)
+class CreatedTicket:
+    """A ticket just created, with the rows written for it, so that the caller can show
+    it without reading them back."""
+
+    ticket: Ticket
+    message: Message
+    attachments: list[Attachment]
+    history: list[HistoryEntry]
+    sla_targets: list[SlaTarget]
 
 
 async def do_create_ticket(
@@ -51,6 +74,20 @@ async def do_create_ticket(
     user id when they are signed in. Raises InvalidInput for bad input and NotFound for
     an id the tenant does not have.
     """
+    created = await do_create_ticket_with_rows(
+        context, session, tenant_id=tenant_id, subject=subject, body=body,
+        requester_email=requester_email, requester_name=requester_name, channel=channel,
+        category=category, attachments=attachments, requester_user_id=requester_user_id)
+    return created.ticket
+
+
+async def do_create_ticket_with_rows(
+    context: AppContext, session: AsyncSession, *, tenant_id: int, subject: str, body: str,
+    requester_email: str, requester_name: str, channel: str, category: int | None = None,
+    attachments: Sequence[AttachmentUpload] = (), requester_user_id: int | None = None,
+) -> CreatedTicket:
+    """`do_create_ticket`, returning the ticket with its message, attachments, history
+    and SLA targets."""
     subject = check_subject(subject)
     body = check_body(body)
     requester_email = check_email(requester_email, field="requester_email")
@@ -80,7 +117,7 @@ async def do_create_ticket(
     )
     session.add(message)
     await session.flush()
-    await do_store_attachments(context, session, message, uploads)
+    stored = await do_store_attachments(context, session, message, uploads)
 
     facts = TicketFacts(
         subject=subject, body=body, sender_email=requester_email, channel=checked_channel,
@@ -94,9 +131,10 @@ async def do_create_ticket(
         await apply_decisions(session, ticket, decisions)
         await assign_in_team(session, ticket)
     session.add(ticket)
+    history = pending_history(session)
     await session.flush()
 
-    await sla_targets.sync_targets(session, ticket, ticket.created_at, new=True)
+    targets = await sla_targets.sync_targets(session, ticket, ticket.created_at, new=True)
     await ticket_events.publish_created(context, session, ticket)
     if ticket.assignee_id is not None:
         await ticket_events.publish_assigned(context, session, ticket)
@@ -104,7 +142,8 @@ async def do_create_ticket(
     logger.info("Created ticket %s (#%s) in tenant %s from %s: %s rules fired, team %s, "
                 "assignee %s", ticket.id, number, tenant_id, checked_channel.value,
                 len(decisions), ticket.team_id, ticket.assignee_id)
-    return ticket
+    return CreatedTicket(ticket=ticket, message=message, attachments=stored, history=history,
+                         sla_targets=targets)
 
 
 async def allocate_number(session: AsyncSession, tenant_id: int) -> int:

@@ -27,6 +27,8 @@ import aiosmtplib
 from portal.db import Database, utcnow
 from portal.mail.outbound_relay import RelayConfig, RelaySecurity
 from portal.mail.outbox import (
+    NO_RELAY_ERROR,
+    NO_RELAY_RECHECK,
     MailGateway,
     OutboxMessage,
     OutboxStatus,
@@ -73,7 +75,7 @@ class DeliveryWorker:
     def __init__(self, db: Database, gateway: MailGateway, *,
                  policy: RetryPolicy | None = None, sweep_seconds: float = 30.0,
                  batch_size: int = 20, lease: timedelta = timedelta(minutes=5),
-                 smtp_timeout: float = 60.0, no_relay_recheck: timedelta = timedelta(minutes=1),
+                 smtp_timeout: float = 60.0, no_relay_recheck: timedelta = NO_RELAY_RECHECK,
                  ) -> None:
         self.db = db
         self.gateway = gateway
@@ -152,9 +154,8 @@ class DeliveryWorker:
         async with self.db.read() as session:
             relay = await self.gateway.relay_for(session, row.tenant_id)
         if relay is None:
-            await self._record(row, Outcome(OutboxStatus.NO_RELAY, "No SMTP relay is "
-                                            "configured; set --smtp-relay or the workspace's "
-                                            "mail settings."), count_attempt=False,
+            await self._record(row, Outcome(OutboxStatus.NO_RELAY, NO_RELAY_ERROR),
+                               count_attempt=False,
                                next_attempt_at=utcnow() + self.no_relay_recheck)
             logger.info("Mail %s of tenant %s waits: no SMTP relay configured", row.id,
                         row.tenant_id)

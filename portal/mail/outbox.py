@@ -24,7 +24,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Column, Index, LargeBinary, String, Text, case, func, select, update
+from sqlalchemy import (
+    Column,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    case,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,6 +57,11 @@ from portal.models import Tenant
 logger = logging.getLogger(__name__)
 
 MAX_ERROR = 1000
+NO_RELAY_ERROR = ("No SMTP relay is configured; set --smtp-relay or the workspace's mail "
+                  "settings.")
+# How long mail without a relay waits before the delivery worker looks again; saving a
+# relay makes it due at once (`do_release_no_relay`).
+NO_RELAY_RECHECK = timedelta(minutes=1)
 
 
 class OutboxStatus(enum.StrEnum):
@@ -188,10 +204,17 @@ class MailGateway:
             envelope_to=",".join(recipient.email for recipient in (*mail.to, *mail.cc)),
             message_id=message_id, content=compose(mail, sender=sender, message_id=message_id),
         )
+        if await self.relay_for(session, tenant_id) is None:
+            # Nothing could send it now: it waits as the delivery worker would have left
+            # it, without waking the worker for a pass that can only say so.
+            row.status = OutboxStatus.NO_RELAY.value
+            row.last_error = NO_RELAY_ERROR
+            row.next_attempt_at = utcnow() + NO_RELAY_RECHECK
+        else:
+            after_commit(session, self._wake_after_commit)
         session.add(row)
         await session.flush()
         assert row.id is not None
-        after_commit(session, self._wake_after_commit)
         logger.info("Queued mail %s (%s) of app %s in tenant %s for %s recipients", row.id,
                     row.ref, app_id, tenant_id, len(mail.to) + len(mail.cc))
         return QueuedMail(id=row.id, message_id=message_id)

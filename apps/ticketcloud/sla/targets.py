@@ -112,16 +112,16 @@ async def ticket_targets(session: AsyncSession, ticket: Ticket) -> list[SlaTarge
 
 
 async def sync_targets(session: AsyncSession, ticket: Ticket, now: datetime, *,
-                       new: bool = False) -> None:
+                       new: bool = False) -> list[SlaTarget]:
     """Bring the ticket's targets in line with the policy it matches now and with its
-    status (see the module's docstring for the rules). `new` says the ticket was created
-    in this transaction, so it has no targets to read yet."""
+    status (see the module's docstring for the rules), and return its targets. `new`
+    says the ticket was created in this transaction, so it has no targets to read yet."""
     assert ticket.id is not None
     calendars = _Calendars(session, ticket.tenant_id)
     policy = first_match(await list_policies(session, ticket.tenant_id),
                          PolicyFacts.of_ticket(ticket))
     if new and policy is None:
-        return
+        return []
     targets = [] if new else await ticket_targets(session, ticket)
     for kind in TargetKind:
         amount = target_minutes(policy, kind) if policy is not None else None
@@ -139,6 +139,7 @@ async def sync_targets(session: AsyncSession, ticket: Ticket, now: datetime, *,
             targets.append(await _start(session, ticket, kind, policy, amount, now, calendars))
     await _follow_status(ticket, targets, now, calendars)
     await session.flush()
+    return targets
 
 
 async def record_message(session: AsyncSession, ticket: Ticket, message: Message,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from portal.db import Database
+from portal.mail.outbound_relay import RelayConfig
 from portal.mail.outbox import MailGateway
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.tenants import do_create_tenant
@@ -45,7 +46,10 @@ async def db(tmp_path: Path, portal_template: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def gateway() -> MailGateway:
-    return MailGateway(secret_key=SECRET, public_url="https://portal.example.com")
+    """A gateway with a relay, so that staged mail is queued for delivery. No test that
+    uses it runs a delivery worker, so nothing connects to the relay."""
+    return MailGateway(secret_key=SECRET, public_url="https://portal.example.com",
+                       default_relay=RelayConfig("127.0.0.1", 9))
 
 
 async def create_tenant(db: Database, slug: str) -> int:

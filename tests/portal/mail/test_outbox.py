@@ -12,6 +12,7 @@ from portal.errors import InvalidInput
 from portal.mail.compose import MailAddress, OutgoingMail
 from portal.mail.outbound_relay import do_update_mail_settings
 from portal.mail.outbox import (
+    NO_RELAY_RECHECK,
     MailGateway,
     OutboxMessage,
     OutboxStatus,
@@ -21,7 +22,7 @@ from portal.mail.outbox import (
     deliveries,
     finish,
 )
-from tests.portal.mail.conftest import create_tenant
+from tests.portal.mail.conftest import SECRET, create_tenant
 
 MAIL = OutgoingMail(ref="ticket:1", to=[MailAddress("cal@example.net", "Cal")],
                     subject="Hello", text="Hello.\n")
@@ -57,6 +58,21 @@ async def test_stage_stores_queued_row(db: Database, gateway: MailGateway,
     assert row.recipients == ["cal@example.net"]
     assert queued.message_id.encode() in row.content.replace(b"\r\n ", b" ")
     assert gateway.verify_message_id(queued.message_id) == tenant_id
+
+
+async def test_stage_without_relay_waits_without_waking(db: Database,
+                                                         tenant_id: int) -> None:
+    gateway = MailGateway(secret_key=SECRET, public_url="https://portal.example.com")
+    before = utcnow()
+    async with db.transaction() as session:
+        await gateway.stage(session, tenant_id=tenant_id, app_id="ticketcloud", mail=MAIL)
+
+    [row] = await rows(db)
+    assert row.status == OutboxStatus.NO_RELAY
+    assert row.attempts == 0
+    assert "No SMTP relay" in (row.last_error or "")
+    assert row.next_attempt_at >= before + NO_RELAY_RECHECK
+    assert not gateway.wakeup.is_set()
 
 
 async def test_stage_rolled_back_leaves_nothing(db: Database, gateway: MailGateway,
