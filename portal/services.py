@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import delete
 from sqlmodel import col, select
@@ -20,7 +21,7 @@ from portal.mail.delivery import DeliveryWorker
 from portal.mail.imap_poll import ImapPoller
 from portal.mail.inbound import InboundGateway
 from portal.mail.listener import SmtpListener
-from portal.mail.outbox import MailGateway
+from portal.mail.outbox import MailGateway, do_prune_sent
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.models import AppInstallation, InstallationStatus, UserSession
 from portal.rate_limits import RateLimiter, do_prune_rate_limits
@@ -28,7 +29,7 @@ from portal.registry.discovery import builtin_sources, entry_point_sources, fold
 from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext
 from portal.settings import Settings
-from portal.sync.outbox import SyncGateway
+from portal.sync.outbox import SyncGateway, do_prune_delivered
 from portal.sync.pusher import SyncPusher
 from portal.sync.receiver import SyncReceiver
 
@@ -134,14 +135,26 @@ async def stop_services(services: Services) -> None:
     logger.info("Portal services stopped")
 
 
+async def prune_once(services: Services) -> None:
+    """Delete what the portal keeps only for a while: old events, expired sessions and
+    sign-in links, rate limit windows that no longer count, and sent mail and delivered
+    sync items past the outbox retention."""
+    async with services.db.transaction() as session:
+        await do_prune_events(session, keep=services.settings.event_retention)
+        await session.exec(delete(UserSession).where(col(UserSession.expires_at) < utcnow()))
+        await do_prune_links(session)
+        await do_prune_rate_limits(session)
+        cutoff = utcnow() - timedelta(days=services.settings.outbox_retention_days)
+        mail = await do_prune_sent(session, older_than=cutoff)
+        sync = await do_prune_delivered(session, older_than=cutoff)
+    if mail or sync:
+        logger.info("Pruned %s sent mails and %s delivered sync items older than %s days",
+                    mail, sync, services.settings.outbox_retention_days)
+
+
 def _schedule_jobs(services: Services) -> None:
     async def prune() -> None:
-        async with services.db.transaction() as session:
-            await do_prune_events(session, keep=services.settings.event_retention)
-            await session.exec(delete(UserSession).where(
-                col(UserSession.expires_at) < utcnow()))
-            await do_prune_links(session)
-            await do_prune_rate_limits(session)
+        await prune_once(services)
 
     async def process_inbound() -> None:
         await services.inbound.process_pending()

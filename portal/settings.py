@@ -44,6 +44,9 @@ class Settings:
     ws_heartbeat_seconds: float = 20.0
     ws_send_queue: int = 256
     event_retention: int = 10_000
+    # Days that sent mail and delivered sync items stay in their outboxes, for the mail
+    # log and the sync windows; the hourly prune job deletes older ones.
+    outbox_retention_days: int = 30
     # The portal-wide SMTP relay for outgoing mail; None keeps mail queued until a relay
     # is configured here or in a workspace's mail settings.
     smtp_relay: RelayConfig | None = None
@@ -137,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                         default=env.get(_ENV_PREFIX + "EVENT_RETENTION", "10000"),
                         help="events kept per workspace for desktops that reconnect; older "
                              "ones are pruned hourly (MIPORTAL_EVENT_RETENTION; default 10000)")
+    parser.add_argument("--outbox-retention-days", type=_positive(int),
+                        default=env.get(_ENV_PREFIX + "OUTBOX_RETENTION_DAYS", "30"),
+                        help="days that sent mail and delivered sync items are kept; older "
+                             "ones are pruned hourly (MIPORTAL_OUTBOX_RETENTION_DAYS; "
+                             "default 30)")
     parser.add_argument("--smtp-relay", default=env.get(_ENV_PREFIX + "SMTP_RELAY", ""),
                         help="SMTP relay for outgoing mail, as smtp://host:25, "
                              "smtp+starttls://user:password@host:587 or smtps://host:465 "
@@ -258,6 +266,7 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         ws_heartbeat_seconds=args.ws_heartbeat_seconds,
         ws_send_queue=args.ws_send_queue,
         event_retention=args.event_retention,
+        outbox_retention_days=args.outbox_retention_days,
         smtp_port=args.smtp_port,
         smtp_host=args.smtp_host.strip(),
         sync_retry_max_seconds=args.sync_retry_max,

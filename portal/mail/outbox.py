@@ -332,6 +332,17 @@ async def finish(session: AsyncSession, row: OutboxMessage, *, owner: str,
     return result.rowcount == 1
 
 
+async def do_prune_sent(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete mail sent before `older_than` and return how many rows. Mail that failed or
+    still waits stays: a failure is shown on its ticket until someone acts on it."""
+    statement = (delete(OutboxMessage)
+                 .where(col(OutboxMessage.status) == OutboxStatus.SENT.value,
+                        col(OutboxMessage.sent_at) < older_than)
+                 .execution_options(synchronize_session=False))
+    result: CursorResult[Any] = await session.exec(statement)
+    return int(result.rowcount)
+
+
 async def do_release_no_relay(session: AsyncSession, *, tenant_id: int | None = None) -> int:
     """Make mail that waits for a relay due now (of one tenant, or of all); return how
     many rows. Call it after a relay was configured."""

@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -164,6 +166,27 @@ async def do_mark_delivered(session: AsyncSession, item_ids: Iterable[int]) -> i
                col(SyncOutboxItem.status) == OutboxStatus.PENDING)
         .values(status=OutboxStatus.DELIVERED, delivered_at=utcnow())
         .execution_options(synchronize_session=False))
+    return int(result.rowcount)
+
+
+async def do_prune_delivered(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete items delivered before `older_than` and return how many rows. The latest
+    delivered item of each stream stays, so a stream still shows when it last reached
+    the master; pending items always stay."""
+    later = aliased(SyncOutboxItem)
+    newer_delivered = (
+        sa_select(col(later.id))
+        .where(col(later.tenant_id) == col(SyncOutboxItem.tenant_id),
+               col(later.app_id) == col(SyncOutboxItem.app_id),
+               col(later.stream) == col(SyncOutboxItem.stream),
+               col(later.status) == OutboxStatus.DELIVERED,
+               col(later.id) > col(SyncOutboxItem.id))
+        .exists())
+    statement = (delete(SyncOutboxItem)
+                 .where(col(SyncOutboxItem.status) == OutboxStatus.DELIVERED,
+                        col(SyncOutboxItem.delivered_at) < older_than, newer_delivered)
+                 .execution_options(synchronize_session=False))
+    result: CursorResult[Any] = await session.exec(statement)
     return int(result.rowcount)
 
 
