@@ -50,17 +50,42 @@ def test_create_ticket_applies_rule_and_assignment(api: ApiWorkspace,
     assert any(entry["field"] == "assignee" for entry in loaded["history"])
 
 
+@pytest.fixture(scope="module")
+def zebra_routing(api: ApiWorkspace, factory: Factory) -> None:
+    """A rule for subjects with "zebra" and an SLA policy for requesters at
+    matchview.test, so that a created ticket has history and SLA targets."""
+    team_id = add_team(factory, api.tenant, "Zebras", [api.user_id("agent")])
+    admin = api.client("admin")
+    rule = admin.post("/rules", json={
+        "name": "Zebras to their team",
+        "conditions": [{"field": "subject", "operator": "contains", "value": "zebra"}],
+        "actions": [{"type": "set_team", "value": team_id},
+                    {"type": "add_tags", "value": ["zebra"]}]})
+    policy = admin.post("/sla/policies", json={
+        "name": "Matchview", "conditions": {"customers": ["matchview.test"]},
+        "first_response_minutes": 30, "resolution_minutes": 600})
+    assert rule.status_code == 201, rule.text
+    assert policy.status_code == 201, policy.text
+
+
 @pytest.mark.parametrize("role", ["agent", "customer"])
-def test_create_ticket_response_matches_get(api: ApiWorkspace, role: str) -> None:
-    """The create response is built without reading the mail parts back; it must still
-    be the ticket as a later GET shows it."""
-    fields = {"requester_email": "someone@example.com"} if role == "agent" else {}
-    created = create_ticket(api.client(role), subject="Invoice question", **fields)
+def test_create_ticket_response_matches_get(api: ApiWorkspace, role: str,
+                                            zebra_routing: None) -> None:
+    """The create response is built from the rows just written, without reading them
+    back; it must still be the ticket as a later GET shows it, history and SLA
+    targets included."""
+    fields = {"requester_email": "someone@matchview.test"} if role == "agent" else {}
+    created = create_ticket(api.client(role), subject="Zebra question", **fields)
 
     fetched = api.client(role).get(f"/tickets/{created['number']}")
 
     assert fetched.status_code == 200
     assert fetched.json() == created
+    if role == "agent":
+        assert [entry["field"] for entry in created["history"]] == ["team", "tags",
+                                                                     "assignee"]
+        assert {target["kind"] for target in created["sla"]} == {"first_response",
+                                                                 "resolution"}
 
 
 def test_create_ticket_customer_is_requester(api: ApiWorkspace) -> None:
