@@ -20,6 +20,7 @@ from portal.db import Database
 from portal.errors import InvalidInput
 from portal.jobs import JobRunner, ScheduledJob
 from portal.mail.compose import MailAddress, OutgoingMail
+from portal.mail.outbound_relay import RelayConfig
 from portal.mail.outbox import MailGateway, claim_due
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.tenants import do_create_tenant
@@ -180,8 +181,10 @@ async def test_lease_rows_hold_owner(databases: tuple[Database, Database]) -> No
 async def test_outbox_competing_claims_disjoint(
         databases: tuple[Database, Database]) -> None:
     first, second = databases
+    # With a relay the staged mail is due at once; nothing here connects to it.
     gateway = MailGateway(secret_key="lease test secret key that is long enough",
-                          public_url="https://portal.example.com")
+                          public_url="https://portal.example.com",
+                          default_relay=RelayConfig("127.0.0.1", 9))
     async with first.transaction() as session:
         tenant = await do_create_tenant(session, slug="mailer", name="Mailer")
         assert tenant.id is not None
