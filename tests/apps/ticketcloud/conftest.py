@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,15 @@ from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext, Principal, Role
 from portal.settings import REPOSITORY_ROOT
 from portal.tenants import do_create_tenant, do_create_user
-from tests.support import create_database, drop_database
+from tests.portal.mail.sink import MailSink
+from tests.support import (
+    PortalServer,
+    create_database,
+    drop_database,
+    free_port,
+    start_server,
+    stop_server,
+)
 from ticketcloud.attachments import AttachmentUpload
 from ticketcloud.models import HistoryEntry, Team, Ticket, TicketCounter
 from ticketcloud.rule_store import do_create_rule
@@ -206,3 +214,26 @@ async def last_number(db: Database, tenant_id: int) -> int | None:
 
 def topics(events: list[Event]) -> list[str]:
     return [event.topic for event in events]
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[MailSink]:
+    """A local SMTP server that receives the portal's outgoing mail, one per module."""
+    mail_sink = MailSink()
+    mail_sink.start()
+    yield mail_sink
+    mail_sink.stop()
+
+
+@pytest.fixture(scope="module")
+def mail_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                sink: MailSink) -> Iterator[PortalServer]:
+    """A portal of its own per module, with an SMTP listener, the sink as its relay, and
+    links in mail that point at its own address."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])
+    server = start_server(folder, port=port, seed_demo=False,
+                          env={"MIPORTAL_SMTP_RELAY": sink.relay_url,
+                               "MIPORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    yield server
+    stop_server(server)

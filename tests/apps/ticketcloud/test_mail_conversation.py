@@ -15,32 +15,11 @@ import pytest
 from tests.apps.ticketcloud.api.conftest import ApiWorkspace, build_workspace
 from tests.apps.ticketcloud.mail_samples import customer_mail, delivery_report, out_of_office
 from tests.portal.mail.sink import MailSink, ReceivedMail
-from tests.support import Factory, PortalServer, free_port, start_server, stop_server
+from tests.support import Factory, PortalServer
 
 CASEY = "casey@customer.example"
 COLIN = "colin@customer.example"
 WAIT_SECONDS = 20.0
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[MailSink]:
-    mail_sink = MailSink()
-    mail_sink.start()
-    yield mail_sink
-    mail_sink.stop()
-
-
-@pytest.fixture(scope="module")
-def mail_server(tmp_path_factory: pytest.TempPathFactory,
-                sink: MailSink) -> Iterator[PortalServer]:
-    """A portal with an SMTP listener whose relay is the sink."""
-    port = free_port()
-    server = start_server(tmp_path_factory.mktemp("mail-conversation"), port=port,
-                          seed_demo=False,
-                          env={"MIPORTAL_SMTP_RELAY": sink.relay_url,
-                               "MIPORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}"})
-    yield server
-    stop_server(server)
 
 
 @pytest.fixture

@@ -14,29 +14,9 @@ import pytest
 
 from tests.apps.ticketcloud.api.conftest import ApiWorkspace, build_workspace
 from tests.portal.mail.sink import MailSink, ReceivedMail
-from tests.support import Factory, PortalServer, free_port, start_server, stop_server
+from tests.support import Factory, PortalServer
 
 REQUESTER = "requester@example.net"
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[MailSink]:
-    mail_sink = MailSink()
-    mail_sink.start()
-    yield mail_sink
-    mail_sink.stop()
-
-
-@pytest.fixture(scope="module")
-def mail_server(tmp_path_factory: pytest.TempPathFactory,
-                sink: MailSink) -> Iterator[PortalServer]:
-    """A portal whose relay is the sink, and whose links use its own address."""
-    port = free_port()
-    server = start_server(tmp_path_factory.mktemp("mail-out"), port=port, seed_demo=False,
-                          env={"MIPORTAL_SMTP_RELAY": sink.relay_url,
-                               "MIPORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}"})
-    yield server
-    stop_server(server)
 
 
 @pytest.fixture(scope="module")
