@@ -45,6 +45,10 @@ from ticketcloud.sla.report import check_period, report_json, sla_report
 from ticketcloud.sla.targets import recompute_calendar
 
 CALENDAR_FIELDS = ("name", "time_zone", "hours", "holidays")
+# Fields that GET returns but PUT does not set, so that a body read with GET can be sent
+# back: `id` must name the row in the path, the others are ignored.
+CALENDAR_READ_ONLY = ("id",)
+POLICY_READ_ONLY = ("id", "position", "shadowed_by")
 IMPORT_FIELDS = ("country", "region", "years", "ical", "replace")
 
 
@@ -76,11 +80,13 @@ async def get_calendar(request: Request) -> Response:
 async def replace_calendar(request: Request) -> Response:
     """Replace a calendar's whole definition and re-time the targets that use it."""
     require_role(request, Role.ADMIN)
-    data = await read_json(request, allowed=CALENDAR_FIELDS, required=("name", "hours"))
+    data = await read_json(request, allowed=(*CALENDAR_FIELDS, *CALENDAR_READ_ONLY),
+                           required=("name", "hours"))
+    calendar_id = path_id(request, "calendar_id")
+    data = _without_read_only(data, CALENDAR_READ_ONLY, calendar_id, "calendar")
     tenant = tenant_id(request)
     async with app_context(request).transaction() as session:
-        row, before = await do_update_calendar(session, tenant,
-                                               path_id(request, "calendar_id"), data)
+        row, before = await do_update_calendar(session, tenant, calendar_id, data)
         assert row.id is not None
         await recompute_calendar(session, tenant, row.id, before, utcnow())
         view = calendar_json(row)
@@ -153,10 +159,13 @@ async def get_policy(request: Request) -> Response:
 async def replace_policy(request: Request) -> Response:
     """Replace a policy's definition; its position stays."""
     require_role(request, Role.ADMIN)
-    data = await read_json(request, allowed=POLICY_FIELDS, required=("name",))
+    data = await read_json(request, allowed=(*POLICY_FIELDS, *POLICY_READ_ONLY),
+                           required=("name",))
+    policy_id = path_id(request, "policy_id")
+    data = _without_read_only(data, POLICY_READ_ONLY, policy_id, "policy")
     tenant = tenant_id(request)
     async with app_context(request).transaction() as session:
-        policy = await do_update_policy(session, tenant, path_id(request, "policy_id"), data)
+        policy = await do_update_policy(session, tenant, policy_id, data)
         view = policy_json(policy, await list_policies(session, tenant))
     return json_response(view)
 
@@ -189,3 +198,13 @@ async def sla_report_route(request: Request) -> Response:
     async with app_context(request).db.read() as session:
         report = await sla_report(session, tenant_id(request), period, now)
     return json_response(report_json(report))
+
+
+def _without_read_only(data: dict[str, Any], read_only: tuple[str, ...], row_id: int,
+                       kind: str) -> dict[str, Any]:
+    """Return `data` without the fields GET added; an `id` other than the path's is an
+    error, since the body would then describe another row."""
+    if "id" in data and data["id"] != row_id:
+        raise InvalidInput(f"The body's id {data['id']!r} is not the {kind} in the path "
+                           f"({row_id}); send this {kind}'s id or leave it out.", field="id")
+    return {name: value for name, value in data.items() if name not in read_only}

@@ -44,6 +44,34 @@ def test_calendar_crud_by_admin(api: ApiWorkspace) -> None:
     assert admin.get(path).status_code == 404
 
 
+def test_get_body_can_be_put_back(api: ApiWorkspace) -> None:
+    """A calendar or policy read with GET is accepted back by PUT unchanged; an id that
+    names another row is refused."""
+    admin = api.client("admin")
+    calendar = create_calendar(api, name="Round trip office")
+    policy = admin.post("/sla/policies", json={
+        "name": "Round trip", "conditions": {"customers": ["roundtrip.test"]},
+        "calendar_id": calendar["id"], "first_response_minutes": 45})
+    assert policy.status_code == 201, policy.text
+    calendar_path = f"/sla/calendars/{calendar['id']}"
+    policy_path = f"/sla/policies/{policy.json()['id']}"
+
+    calendar_body = admin.get(calendar_path).json()
+    policy_body = admin.get(policy_path).json()
+    calendar_back = admin.put(calendar_path, json=calendar_body)
+    policy_back = admin.put(policy_path, json=policy_body)
+    wrong_id = admin.put(calendar_path, json={**calendar_body, "id": calendar["id"] + 1000})
+
+    assert calendar_back.status_code == 200, calendar_back.text
+    assert calendar_back.json() == calendar_body
+    assert policy_back.status_code == 200, policy_back.text
+    assert policy_back.json() == policy_body
+    assert wrong_id.status_code == 422
+    assert error_of(wrong_id)["field"] == "id"
+    assert admin.delete(policy_path).status_code == 204
+    assert admin.delete(calendar_path).status_code == 204
+
+
 @pytest.mark.parametrize("role", ["agent", "customer"])
 def test_sla_api_forbidden_for_non_admins(api: ApiWorkspace, role: str) -> None:
     client = api.client(role)
