@@ -43,6 +43,10 @@ def is_own_mail(context: AppContext, mail: ParsedMail) -> bool:
 async def may_auto_reply(session: AsyncSession, tenant_id: int, email: str) -> bool:
     """Return whether `email` got fewer than MAX_AUTO_REPLIES automatic replies in the
     last AUTO_REPLY_WINDOW."""
+    # NOTE: the count and the insert of `do_count_auto_reply` are two statements, so on
+    # PostgreSQL two messages from one address processed at once can both pass and the
+    # address gets one reply over the limit. The portal's shared rate limits
+    # (`AppContext.hit_rate_limit`) count atomically and could replace this table.
     since = utcnow() - AUTO_REPLY_WINDOW
     count = (await session.exec(select(func.count()).select_from(MailAutoReply).where(
         MailAutoReply.tenant_id == tenant_id, MailAutoReply.email == email.lower(),
