@@ -4,6 +4,7 @@ rejected with the server's message."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -11,7 +12,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal.models import Role
-from tests.browser.test_ticketcloud_windows import API, create_ticket, open_queue, open_ticket
+from tests.browser.test_ticketcloud_windows import (
+    API,
+    create_ticket,
+    open_queue,
+    open_ticket,
+    ticket_row,
+)
 from tests.support import Factory, PortalServer, UserInfo
 
 pytestmark = pytest.mark.browser
@@ -73,3 +80,21 @@ def test_agent_sets_due_in_local_time(
     expect(due_text).to_have_text("No due time set.")
     expect(due_input).to_have_value("")
     assert api.get(f"/tickets/{number}").json()["due_at"] is None
+
+
+def test_overdue_view_shows_agent_due_time(
+    open_desktop: Callable[..., Page], api: httpx.Client, agent: UserInfo
+) -> None:
+    """A ticket that is overdue only by the due time an agent set shows that due time in
+    the queue's due column, not an SLA target."""
+    ticket = create_ticket(api, "Contract renewal")
+    patched = api.patch(f"/tickets/{ticket['number']}",
+                        json={"version": ticket["version"], "due_at": "2026-01-05T09:00:00Z"})
+    assert patched.status_code == 200, patched.text
+    page = open_desktop(agent, timezone_id=ZONE, locale="en-GB")
+
+    queue = open_queue(page, "overdue")
+    badge = ticket_row(queue, ticket["number"]).locator(".tc-sla")
+
+    expect(badge).to_have_attribute("data-state", "breached")
+    expect(badge).to_have_attribute("aria-label", re.compile(r"^Due time set by an agent"))

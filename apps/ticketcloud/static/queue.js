@@ -309,7 +309,7 @@ class QueueWindow {
           text: STRINGS.priorities[ticket.priority] ?? ticket.priority,
         })] }),
         cell("assignee", assignee),
-        cell("due", null, { children: [this.#ticker.badge(ticket.sla_due)?.node ?? ""] }),
+        cell("due", null, { children: [this.#ticker.badge(listedDue(ticket))?.node ?? ""] }),
         cell("updated", formatTime(ticket.updated_at), { attributes: { title: ticket.updated_at } }),
       ],
     });
@@ -328,3 +328,16 @@ class QueueWindow {
 const context = await portal.ready;
 document.title = STRINGS.appName;
 await new QueueWindow(context).start();
+
+/**
+ * Return what the due column shows for a list item: its SLA target due first, or the
+ * due time an agent set when that comes sooner (or the ticket has no running target),
+ * as a target of kind "agent_due". Solved and closed tickets show only their SLA state.
+ */
+function listedDue(ticket) {
+  const sla = ticket.sla_due;
+  if (!ticket.due_at || ticket.status === "solved" || ticket.status === "closed") return sla;
+  const own = { kind: "agent_due", state: "running", due_at: ticket.due_at };
+  const slaRunning = sla && sla.state === "running" && sla.due_at;
+  return !slaRunning || Date.parse(own.due_at) < Date.parse(sla.due_at) ? own : sla;
+}

@@ -56,7 +56,10 @@ export const STRINGS = {
 
   // SLA due-time badges (sla_badge.js) and the SLA report.
   sla: {
-    kinds: { first_response: "First response", next_response: "Next response", resolution: "Resolution" },
+    kinds: {
+      first_response: "First response", next_response: "Next response", resolution: "Resolution",
+      agent_due: "Due time set by an agent",
+    },
     left: "{duration} left",
     overdue: "{duration} overdue",
     paused: "Paused",
