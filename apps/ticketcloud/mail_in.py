@@ -74,7 +74,7 @@ from ticketcloud.tickets import do_create_ticket, ticket_messages
 
 logger = logging.getLogger(__name__)
 
-APP_ID = "ticketcloud"
+APP_ID = mail_out.APP_ID
 NO_SUBJECT = "(no subject)"
 NO_TEXT = "(The email had no text.)"
 

@@ -27,6 +27,7 @@ from portal.sdk import (
     MailAddress,
     OutgoingAttachment,
     OutgoingMail,
+    list_mail_addresses,
     workspace_name,
 )
 from ticketcloud.attachments import attachment_path, message_attachments
@@ -46,6 +47,9 @@ from ticketcloud.public_pages import public_url
 from ticketcloud.ratings import do_issue_rating_token
 
 logger = logging.getLogger(__name__)
+
+# The app id that routes mail to TicketCloud; `mail_in` uses the same.
+APP_ID = "ticketcloud"
 
 # The newest Message-IDs of a ticket that a mail lists in References; RFC 5322 sets no
 # limit, but long References headers get truncated by some mail programs.
@@ -147,11 +151,15 @@ async def failed_mail(context: AppContext, session: AsyncSession,
 
 
 async def thread_message_ids(session: AsyncSession, ticket: Ticket) -> list[str]:
-    """Return the Message-IDs sent and received on the ticket, oldest first."""
+    """Return the Message-IDs sent and received on the ticket, oldest first. Mail that
+    came in without becoming a message (bounces, out-of-office and other automatic
+    replies) is left out, so a reply never answers an automatic message."""
     statement = (select(MailThread.message_id)
                  .where(MailThread.tenant_id == ticket.tenant_id,
                         MailThread.ticket_id == ticket.id,
-                        MailThread.direction != MailDirection.REFERENCED)
+                        (col(MailThread.direction) == MailDirection.OUT)
+                        | ((col(MailThread.direction) == MailDirection.IN)
+                           & col(MailThread.ticketcloud_message_id).is_not(None)))
                  .order_by(col(MailThread.id)))
     return list((await session.exec(statement)).all())
 
@@ -180,10 +188,13 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
     if earlier is None:
         earlier = await thread_message_ids(session, ticket)
     references = earlier[-MAX_REFERENCES:]
+    # Replies must reach the support address even when the workspace's From is another
+    # address (by default <workspace>@<the portal's domain>, which receives nothing).
+    support = await list_mail_addresses(session, ticket.tenant_id, APP_ID)
     mail = OutgoingMail(
         ref=ticket_ref(ticket), to=to, cc=cc, subject=subject, text=text, html=html,
         from_name=from_name, in_reply_to=references[-1] if references else None,
-        references=references,
+        references=references, reply_to=MailAddress(support[0]) if support else None,
         auto_submitted=auto_submitted, attachments=attachments or [])
     try:
         queued = await context.queue_mail(session, tenant_id=ticket.tenant_id, mail=mail)

@@ -1,4 +1,4 @@
-"""Placeholder revision, to be filled in: mail gateway gaps.
+"""Add the CA file that verifies an IMAP mailbox's server certificate.
 
 Revision ID: portal_0007
 Revises: portal_0006

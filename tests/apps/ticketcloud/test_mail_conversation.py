@@ -12,6 +12,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 
+from portal.mail.parse import parse_mail
 from tests.apps.ticketcloud.api.conftest import ApiWorkspace, build_workspace
 from tests.apps.ticketcloud.mail_samples import customer_mail, delivery_report, out_of_office
 from tests.portal.mail.sink import MailSink, ReceivedMail
@@ -168,6 +169,38 @@ def test_bounce_marks_bouncing_without_ticket(mail_server: PortalServer, sink: M
     assert found[1] == f"bounce recorded on ticket #1: {CASEY}"
     assert len(tickets(workspace)) == 1
     assert [item["email"] for item in view["bouncing"]] == [CASEY]
+
+
+def test_agent_reply_answers_people_not_automatic_mail(
+        mail_server: PortalServer, sink: MailSink, workspace: ApiWorkspace) -> None:
+    """After a bounce and an out-of-office reply, an agent's reply still answers the
+    customer's last real message, and its Reply-To is the support address."""
+    factory = Factory(mail_server)
+    send(mail_server, customer_mail(to=support_of(workspace), cc=[f"Colin <{COLIN}>"]),
+         support_of(workspace))
+    wait_outcomes(factory, workspace, 1)
+    confirmation = confirmation_of(sink, workspace, 1)
+    confirmation_id = str(confirmation.message["Message-ID"])
+    away = out_of_office(to=support_of(workspace), sender=CASEY, in_reply_to=confirmation_id)
+    bounce = delivery_report(to=support_of(workspace), failed=CASEY,
+                             original_message_id=confirmation_id)
+    send(mail_server, away, support_of(workspace))
+    send(mail_server, bounce, support_of(workspace))
+    wait_outcomes(factory, workspace, 3)
+
+    response = workspace.client("agent").post("/tickets/1/replies",
+                                              json={"body": "Try a new toner."})
+    reply = sink.wait_for(lambda item: item.sender == sender_of(workspace)
+                          and str(item.message["Subject"]).startswith("Re: [#1]"))
+
+    assert response.status_code == 201, response.text
+    references = str(reply.message["References"]).split()
+    assert str(reply.message["In-Reply-To"]) == confirmation_id
+    assert references[-1] == confirmation_id
+    assert str(away["Message-ID"]) not in references
+    assert parse_mail(bounce).message_id not in references
+    assert str(confirmation.message["Reply-To"]) == support_of(workspace)
+    assert str(reply.message["Reply-To"]) == support_of(workspace)
 
 
 def test_duplicate_delivery_one_message(mail_server: PortalServer,
