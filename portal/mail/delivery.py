@@ -154,11 +154,7 @@ class DeliveryWorker:
         async with self.db.read() as session:
             relay = await self.gateway.relay_for(session, row.tenant_id)
         if relay is None:
-            await self._record(row, Outcome(OutboxStatus.NO_RELAY, NO_RELAY_ERROR),
-                               count_attempt=False,
-                               next_attempt_at=utcnow() + self.no_relay_recheck)
-            logger.info("Mail %s of tenant %s waits: no SMTP relay configured", row.id,
-                        row.tenant_id)
+            await self._record_waiting(row)
             return
         started = time.monotonic()
         outcome = await self._send(row, relay)
@@ -182,6 +178,25 @@ class DeliveryWorker:
             logger.info("Mail %s of tenant %s not delivered via %s (attempt %s): %s; "
                         "retrying in %.1f s", row.id, row.tenant_id, relay.describe(),
                         attempts, outcome.error, delay)
+
+    async def _record_waiting(self, row: OutboxMessage) -> None:
+        """Put a row back to wait for a relay. The relay is read again in the same write
+        transaction: an admin who saved one while this pass ran released the waiting
+        rows before this row was waiting again, so it is due at once instead of after
+        the next recheck."""
+        async with self.db.transaction() as session:
+            relay = await self.gateway.relay_for(session, row.tenant_id)
+            due = utcnow() if relay is not None else utcnow() + self.no_relay_recheck
+            kept = await finish(session, row, owner=self.owner, status=OutboxStatus.NO_RELAY,
+                                next_attempt_at=due, error=NO_RELAY_ERROR,
+                                count_attempt=False)
+        if relay is not None:
+            self.gateway.wake()
+            logger.info("Mail %s of tenant %s: a relay was configured during the pass; due "
+                        "again now", row.id, row.tenant_id)
+        elif kept:
+            logger.info("Mail %s of tenant %s waits: no SMTP relay configured", row.id,
+                        row.tenant_id)
 
     async def _record(self, row: OutboxMessage, outcome: Outcome, *,
                       next_attempt_at: datetime | None = None,
