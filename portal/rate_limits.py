@@ -116,7 +116,8 @@ class RateLimitResult:
 
 @dataclass(frozen=True)
 class WindowPosition:
-    """Where `now` falls for a limit: the current window and the previous window's weight."""
+    """The position of `now` for a limit: the current window and the previous window's
+    weight."""
 
     start: int
     previous_start: int
@@ -196,7 +197,7 @@ class RateLimiter:
         """Count one hit of `subject` under `limit` if it fits, and return the outcome.
 
         With `session`, the hit is counted in that transaction, so a rollback takes it
-        back; on PostgreSQL the window's row stays locked until that transaction ends.
+        back. On PostgreSQL the window's row stays locked until that transaction ends.
         Without it, the hit commits at once in a short transaction of its own.
         """
         if session is not None:

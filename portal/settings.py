@@ -44,8 +44,8 @@ class Settings:
     ws_heartbeat_seconds: float = 20.0
     ws_send_queue: int = 256
     event_retention: int = 10_000
-    # Days that sent mail and delivered sync items stay in their outboxes, for the mail
-    # log and the sync windows; the hourly prune job deletes older ones.
+    # Days that sent mail and delivered sync items stay in their outboxes for the mail
+    # log and the sync windows. The hourly prune job deletes older ones.
     outbox_retention_days: int = 30
     # The portal-wide SMTP relay for outgoing mail; None keeps mail queued until a relay
     # is configured here or in a workspace's mail settings.

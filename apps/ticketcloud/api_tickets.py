@@ -201,7 +201,7 @@ async def message_view(session: AsyncSession, ticket: Ticket, message: Message,
 
 async def _full_view(context: AppContext, session: AsyncSession, ticket: Ticket,
                      who: Principal) -> dict[str, Any]:
-    """Return the ticket as `who` sees it."""
+    """Return the ticket as visible to `who`."""
     agent = is_agent(who)
     messages = await ticket_messages(session, ticket, include_internal=agent)
     attachments = await message_attachments(session, ticket.tenant_id,
@@ -220,9 +220,9 @@ async def _full_view(context: AppContext, session: AsyncSession, ticket: Ticket,
 
 async def _created_view(session: AsyncSession, created: CreatedTicket,
                         who: Principal) -> dict[str, Any]:
-    """Return a ticket created through the API in this transaction as `who` sees it,
-    from the rows written: its only message is public, no mail of it was tried yet and
-    none came in, so nothing needs reading back."""
+    """Return a ticket created through the API in this transaction as visible to `who`,
+    built from the rows just written. Its only message is public, and no mail of it was
+    sent or received yet, so nothing is read back."""
     ticket, messages = created.ticket, [created.message]
     if is_agent(who):
         view = agent_view(ticket, messages, attachments=created.attachments,

@@ -153,7 +153,7 @@ async def failed_mail(context: AppContext, session: AsyncSession,
 async def thread_message_ids(session: AsyncSession, ticket: Ticket) -> list[str]:
     """Return the Message-IDs sent and received on the ticket, oldest first. Mail that
     came in without becoming a message (bounces, out-of-office and other automatic
-    replies) is left out, so a reply never answers an automatic message."""
+    replies) is left out, so a reply never refers to an automatic message."""
     statement = (select(MailThread.message_id)
                  .where(MailThread.tenant_id == ticket.tenant_id,
                         MailThread.ticket_id == ticket.id,

@@ -113,9 +113,9 @@ def render(templates: TemplateSet, values: dict[str, str]) -> RenderedMail:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(html: bool, source: str) -> Template:
-    """Return `source` compiled in the plain or the HTML sandbox. Compiling costs far
-    more than rendering, and templates change rarely, so the compiled form is kept per
-    source text; a changed template is a new key."""
+    """Return `source` compiled in the plain or the HTML sandbox. Compiling costs more
+    than rendering and templates change rarely, so the compiled form is cached by source
+    text, and a changed template is a new key."""
     return (_HTML if html else _PLAIN).from_string(source)
 
 

@@ -187,14 +187,17 @@ class DeliveryWorker:
         async with self.db.transaction() as session:
             relay = await self.gateway.relay_for(session, row.tenant_id)
             due = utcnow() if relay is not None else utcnow() + self.no_relay_recheck
-            kept = await finish(session, row, owner=self.owner, status=OutboxStatus.NO_RELAY,
-                                next_attempt_at=due, error=NO_RELAY_ERROR,
-                                count_attempt=False)
-        if relay is not None:
+            leased = await finish(session, row, owner=self.owner,
+                                  status=OutboxStatus.NO_RELAY, next_attempt_at=due,
+                                  error=NO_RELAY_ERROR, count_attempt=False)
+        if not leased:
+            logger.warning("Mail %s: lease of worker %s expired before it was put back to "
+                           "wait for a relay; another worker owns it now", row.id, self.owner)
+        elif relay is not None:
             self.gateway.wake()
             logger.info("Mail %s of tenant %s: a relay was configured during the pass; due "
                         "again now", row.id, row.tenant_id)
-        elif kept:
+        else:
             logger.info("Mail %s of tenant %s waits: no SMTP relay configured", row.id,
                         row.tenant_id)
 

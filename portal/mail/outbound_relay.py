@@ -122,15 +122,15 @@ _SETTINGS_KEY = "miportal.mail_settings"
 async def load_mail_settings(session: AsyncSession, tenant_id: int) -> MailSettings:
     """Return the tenant's mail settings; a tenant without a row gets empty ones.
 
-    The result is kept for the rest of the session, so one transaction that stages
+    The result is cached for the rest of the session, so one transaction that stages
     several messages reads the settings once. A change through `do_update_mail_settings`
-    in the same session updates the kept row itself."""
-    kept: dict[int, MailSettings] = session.info.setdefault(_SETTINGS_KEY, {})
-    settings = kept.get(tenant_id)
+    in the same session updates the cached row itself."""
+    cached: dict[int, MailSettings] = session.info.setdefault(_SETTINGS_KEY, {})
+    settings = cached.get(tenant_id)
     if settings is None:
         settings = (await session.get(MailSettings, tenant_id)
                     or MailSettings(tenant_id=tenant_id))
-        kept[tenant_id] = settings
+        cached[tenant_id] = settings
     return settings
 
 

@@ -205,8 +205,8 @@ class MailGateway:
             message_id=message_id, content=compose(mail, sender=sender, message_id=message_id),
         )
         if await self.relay_for(session, tenant_id) is None:
-            # Nothing could send it now: it waits as the delivery worker would have left
-            # it, without waking the worker for a pass that can only say so.
+            # Nothing can send it now, so it is stored as the delivery worker would leave
+            # it, without waking the worker for a pass that cannot send either.
             row.status = OutboxStatus.NO_RELAY.value
             row.last_error = NO_RELAY_ERROR
             row.next_attempt_at = utcnow() + NO_RELAY_RECHECK

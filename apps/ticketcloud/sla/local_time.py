@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from portal.sdk import InvalidInput
 from ticketcloud.sla.calendars import check_zone
 
-# What a datetime-local input sends: minutes, or seconds when its step is under 60 s.
+# The value format of a datetime-local input: minutes, or seconds when its step is under
+# 60 s.
 _WALL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
 
 

@@ -115,7 +115,7 @@ async def sync_targets(session: AsyncSession, ticket: Ticket, now: datetime, *,
                        new: bool = False) -> list[SlaTarget]:
     """Bring the ticket's targets in line with the policy it matches now and with its
     status (see the module's docstring for the rules), and return its targets. `new`
-    says the ticket was created in this transaction, so it has no targets to read yet."""
+    means the ticket was created in this transaction, so it has no targets to read yet."""
     assert ticket.id is not None
     calendars = _Calendars(session, ticket.tenant_id)
     policy = first_match(await list_policies(session, ticket.tenant_id),

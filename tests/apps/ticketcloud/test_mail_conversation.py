@@ -173,8 +173,9 @@ def test_bounce_marks_bouncing_without_ticket(mail_server: PortalServer, sink: M
 
 def test_agent_reply_answers_people_not_automatic_mail(
         mail_server: PortalServer, sink: MailSink, workspace: ApiWorkspace) -> None:
-    """After a bounce and an out-of-office reply, an agent's reply still answers the
-    customer's last real message, and its Reply-To is the support address."""
+    """After a bounce and an out-of-office reply, an agent's reply still refers to the
+    customer's thread, not to the automatic mail, and its Reply-To is the support
+    address."""
     factory = Factory(mail_server)
     send(mail_server, customer_mail(to=support_of(workspace), cc=[f"Colin <{COLIN}>"]),
          support_of(workspace))

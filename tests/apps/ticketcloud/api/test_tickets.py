@@ -72,8 +72,7 @@ def zebra_routing(api: ApiWorkspace, factory: Factory) -> None:
 def test_create_ticket_response_matches_get(api: ApiWorkspace, role: str,
                                             zebra_routing: None) -> None:
     """The create response is built from the rows just written, without reading them
-    back; it must still be the ticket as a later GET shows it, history and SLA
-    targets included."""
+    back. It must equal a later GET, history and SLA targets included."""
     fields = {"requester_email": "someone@matchview.test"} if role == "agent" else {}
     created = create_ticket(api.client(role), subject="Zebra question", **fields)
 
