@@ -89,8 +89,12 @@ class Database:
                     if self.dialect == "sqlite":
                         # Take SQLite's write lock at BEGIN: a deferred transaction that
                         # later writes fails with "database is locked" instead of waiting.
-                        await session.connection(
+                        connection = await session.connection(
                             execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
+                        driver = (await connection.get_raw_connection()).dbapi_connection
+                        if isinstance(driver, sqlite_driver.OneTripConnection):
+                            # Short statements under the write lock: cheaper here.
+                            driver.run_here()
                     yield session
                     await session.commit()
                 except BaseException:
@@ -156,7 +160,10 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite+aiosqlite"):
-        return {"connect_args": {"timeout": 30}, "module": sqlite_driver.module()}
+        # The driver runs the statements of `Database.transaction` on the event loop's
+        # thread, so the connection (made on aiosqlite's thread) must allow that.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False},
+                "module": sqlite_driver.module()}
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     return {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}

@@ -1,9 +1,11 @@
 """The database layer on a real SQLite file: the one-trip driver returns what SQLAlchemy
-expects, writers of one process queue in order, and a failed transaction leaves nothing."""
+expects and runs a write transaction's statements on the loop thread, writers of one
+process queue in order, and a failed transaction leaves nothing."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.db import Database, after_commit
-from portal.sqlite_driver import OneTripDBAPI
+from portal.sqlite_driver import OneTripConnection, OneTripDBAPI
 
 _rows = sa.Table("sample", sa.MetaData(),
                  sa.Column("id", sa.Integer, primary_key=True),
@@ -107,3 +109,78 @@ async def test_after_commit_runs_after_the_lock_is_free(db: Database) -> None:
     async with db.read() as session:
         names = (await run(session, sa.select(_rows.c.name).order_by(_rows.c.id)))
     assert names.scalars().all() == ["first", "follow-up"]
+
+
+def _record_threads(db: Database) -> list[int]:
+    """Give every new connection a SQL function `thread()` that records the thread it runs
+    on, and return the list it appends to."""
+    threads: list[int] = []
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.create_function(
+            "thread", 0, lambda: threads.append(threading.get_ident()) or 0)
+
+    sa.event.listen(db.engine.sync_engine, "connect", on_connect)
+    return threads
+
+
+async def test_write_transaction_runs_statements_on_the_loop_thread(tmp_path: Path) -> None:
+    """Under the write lock a statement runs on the calling thread; reads outside a write
+    transaction, and statements after it committed, go to the database thread."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'threads.sqlite3'}")
+    threads = _record_threads(db)
+    loop_thread = threading.get_ident()
+    try:
+        async with db.transaction() as session:
+            await run(session, sa.text("SELECT thread()"))
+            connection = (await (await session.connection()).get_raw_connection())
+            adapted = connection.dbapi_connection
+            assert isinstance(adapted, OneTripConnection)
+        async with db.read() as session:
+            await run(session, sa.text("SELECT thread()"))
+        assert not adapted.here
+    finally:
+        await db.dispose()
+    assert threads[0] == loop_thread
+    assert threads[1] != loop_thread
+
+
+async def test_rolled_back_write_transaction_stops_running_here(tmp_path: Path) -> None:
+    """A rollback ends the write transaction: the connection's next statements go to the
+    database thread again, and the rolled-back row is gone."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'rollback.sqlite3'}")
+    threads = _record_threads(db)
+    async with db.engine.begin() as connection:
+        await connection.run_sync(_rows.metadata.create_all)
+    loop_thread = threading.get_ident()
+    try:
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as session:
+                await run(session, _rows.insert().values(name="kept?"))
+                await run(session, sa.text("SELECT thread()"))
+                await run(session, _rows.insert().values(id=1, name="again"))
+        async with db.read() as session:
+            await run(session, sa.text("SELECT thread()"))
+            names = (await run(session, sa.select(_rows.c.name))).scalars().all()
+    finally:
+        await db.dispose()
+    assert names == []
+    assert threads == [loop_thread, threads[1]]
+    assert threads[1] != loop_thread
+
+
+async def test_statement_waits_for_one_still_on_the_database_thread(db: Database) -> None:
+    """While the database thread still runs a statement of the connection (its caller was
+    cancelled), the next statement does not run beside it on the loop thread."""
+    async with db.transaction() as session:
+        raw = await (await session.connection()).get_raw_connection()
+        adapted = raw.dbapi_connection
+        assert isinstance(adapted, OneTripConnection)
+        assert adapted.can_run_here()
+        adapted.sent += 1  # as if a cancelled statement were still on the thread
+        try:
+            assert not adapted.can_run_here()
+        finally:
+            adapted.done += 1
+        assert adapted.can_run_here()
+        await run(session, _rows.insert().values(name="after"))
