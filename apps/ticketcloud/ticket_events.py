@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import AppContext, Audience, Event, Notification
+from portal.sdk import AppContext, Audience, Event, EventDraft, Notification
 from ticketcloud import sync_out
 from ticketcloud.models import Message, Rating, Ticket
 from ticketcloud.teams import AGENT_ROLES
@@ -37,16 +37,31 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-async def publish_created(context: AppContext, session: AsyncSession, ticket: Ticket) -> Event:
-    return await _to_agents(context, session, ticket, CREATED, ticket_summary(ticket))
+async def publish_created(context: AppContext, session: AsyncSession,
+                          ticket: Ticket) -> list[Event]:
+    """Tell agents about a new ticket and, when it got an assignee, the assignee too (as
+    `publish_assigned` does), in one staging."""
+    await sync_out.stage_ticket_change(context, session, ticket)
+    drafts = [EventDraft(topic=CREATED, payload=ticket_summary(ticket),
+                         audience=Audience.of(roles=AGENT_ROLES))]
+    if ticket.assignee_id is not None:
+        drafts.append(_assigned_draft(context, ticket))
+    return await context.publish_all(session, tenant_id=ticket.tenant_id, drafts=drafts)
 
 
 async def publish_assigned(context: AppContext, session: AsyncSession, ticket: Ticket) -> Event:
     """Tell the assignee, with a toast that opens the ticket's window."""
-    assert ticket.assignee_id is not None
     await sync_out.stage_ticket_change(context, session, ticket)
-    return await context.publish(
-        session, tenant_id=ticket.tenant_id, topic=ASSIGNED, payload=ticket_summary(ticket),
+    draft = _assigned_draft(context, ticket)
+    return await context.publish(session, tenant_id=ticket.tenant_id, topic=draft.topic,
+                                 payload=draft.payload, audience=draft.audience,
+                                 notification=draft.notification)
+
+
+def _assigned_draft(context: AppContext, ticket: Ticket) -> EventDraft:
+    assert ticket.assignee_id is not None
+    return EventDraft(
+        topic=ASSIGNED, payload=ticket_summary(ticket),
         audience=Audience.of(users=[ticket.assignee_id]),
         notification=Notification(
             title=f"Ticket #{ticket.number} assigned to you", body=ticket.subject,

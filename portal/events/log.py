@@ -8,6 +8,7 @@ order within a tenant. A reader that has seen every event up to N can therefore 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -21,7 +22,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from portal.db import after_commit, utcnow
 from portal.errors import InvalidInput
 from portal.events.bus import EventBus
-from portal.events.model import MAX_PAYLOAD_BYTES, Audience, Event, Notification, check_topic
+from portal.events.model import (
+    MAX_PAYLOAD_BYTES,
+    Audience,
+    Event,
+    EventDraft,
+    Notification,
+    check_topic,
+)
 from portal.models import EventCounter, EventRecord
 
 logger = logging.getLogger(__name__)
@@ -32,37 +40,56 @@ async def stage_event(
     payload: dict[str, Any], audience: Audience, notification: Notification | None = None,
 ) -> Event:
     """Write an event into the current transaction and publish it once that commits."""
-    check_topic(topic)
-    encoded = json.dumps(payload, separators=(",", ":"))
+    draft = EventDraft(topic=topic, payload=payload, audience=audience,
+                       notification=notification)
+    return (await stage_events(session, bus, tenant_id=tenant_id, drafts=[draft]))[0]
+
+
+async def stage_events(session: AsyncSession, bus: EventBus, *, tenant_id: int,
+                       drafts: Sequence[EventDraft]) -> list[Event]:
+    """Write events into the current transaction, with consecutive sequence numbers in
+    the order given, and publish them in that order once it commits. One counter update
+    serves them all."""
+    encoded = [_encoded_payload(draft) for draft in drafts]
+    if not drafts:
+        return []
+    last = await _next_seq(session, tenant_id, len(drafts))
+    now = utcnow()
+    events = []
+    for offset, (draft, payload) in enumerate(zip(drafts, encoded, strict=True)):
+        record = EventRecord(
+            id=str(uuid.uuid4()), tenant_id=tenant_id, seq=last - len(drafts) + 1 + offset,
+            topic=draft.topic, time=now,
+            # A copy as the JSON column returns it, so the published event equals the
+            # stored one even if the caller changes its dict afterwards.
+            payload=json.loads(payload),
+            notification=draft.notification.as_json() if draft.notification else None,
+            audience_users=sorted(draft.audience.users),
+            audience_roles=sorted(role.value for role in draft.audience.roles),
+        )
+        session.add(record)
+        event = Event.from_record(record)
+        after_commit(session, functools.partial(bus.publish, event))
+        events.append(event)
+    return events
+
+
+def _encoded_payload(draft: EventDraft) -> str:
+    check_topic(draft.topic)
+    encoded = json.dumps(draft.payload, separators=(",", ":"))
     if len(encoded) > MAX_PAYLOAD_BYTES:
-        raise InvalidInput(f"The payload of event {topic!r} is {len(encoded)} bytes; the "
-                           f"maximum is {MAX_PAYLOAD_BYTES}.", field="payload")
-
-    seq = await _next_seq(session, tenant_id)
-    record = EventRecord(
-        id=str(uuid.uuid4()), tenant_id=tenant_id, seq=seq, topic=topic, time=utcnow(),
-        # A copy as the JSON column returns it, so the published event equals the stored
-        # one even if the caller changes its dict afterwards.
-        payload=json.loads(encoded),
-        notification=notification.as_json() if notification else None,
-        audience_users=sorted(audience.users),
-        audience_roles=sorted(role.value for role in audience.roles),
-    )
-    session.add(record)
-    event = Event.from_record(record)
-
-    async def publish() -> None:
-        await bus.publish(event)
-
-    after_commit(session, publish)
-    return event
+        raise InvalidInput(f"The payload of event {draft.topic!r} is {len(encoded)} bytes; "
+                           f"the maximum is {MAX_PAYLOAD_BYTES}.", field="payload")
+    return encoded
 
 
-async def _next_seq(session: AsyncSession, tenant_id: int) -> int:
+async def _next_seq(session: AsyncSession, tenant_id: int, count: int = 1) -> int:
+    """Advance the tenant's counter by `count` and return its new value, the sequence
+    number of the last of the `count` events."""
     statement = (
         update(EventCounter)
         .where(col(EventCounter.tenant_id) == tenant_id)
-        .values(last_seq=EventCounter.last_seq + 1)
+        .values(last_seq=EventCounter.last_seq + count)
         .returning(col(EventCounter.last_seq))
     )
     seq = (await session.exec(statement)).scalar_one_or_none()

@@ -53,6 +53,16 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class EventDraft:
+    """An event to stage: what `AppContext.publish_all` takes for each event."""
+
+    topic: str
+    payload: dict[str, Any]
+    audience: Audience
+    notification: Notification | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     id: str
     seq: int

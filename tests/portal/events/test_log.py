@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -14,7 +16,7 @@ from portal.db import Database
 from portal.errors import InvalidInput
 from portal.events import log
 from portal.events.bus import InProcessBus
-from portal.events.model import MAX_PAYLOAD_BYTES, Audience, Event, Notification
+from portal.events.model import MAX_PAYLOAD_BYTES, Audience, Event, EventDraft, Notification
 from portal.models import EventCounter, EventRecord, Role
 from tests.portal.events.conftest import CreateTenant
 
@@ -189,6 +191,59 @@ async def test_stage_event_seq_has_no_gaps_under_concurrency(
             counter = await session.get(EventCounter, tenant_id)
         assert counter is not None
         assert counter.last_seq == 40
+
+
+async def test_stage_events_takes_consecutive_seqs_in_one_update(
+        db: Database, create_tenant: CreateTenant) -> None:
+    """Three drafts get the next three numbers in the order given, with one counter
+    UPDATE, and are published in that order after the commit."""
+    tenant_id = await create_tenant()
+    bus, published = recording_bus()
+    await stage_greeting(db, bus, tenant_id, text="before")
+    drafts = [EventDraft(topic="hello.greeting", payload={"text": str(index)},
+                         audience=Audience.of(users=[index + 1])) for index in range(3)]
+    updates: list[str] = []
+
+    def count_updates(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("UPDATE portal_event_counter"):
+            updates.append(statement)
+
+    sa_event.listen(db.engine.sync_engine, "before_cursor_execute", count_updates)
+    try:
+        async with db.transaction() as session:
+            events = await log.stage_events(session, bus, tenant_id=tenant_id,
+                                            drafts=drafts)
+    finally:
+        sa_event.remove(db.engine.sync_engine, "before_cursor_execute", count_updates)
+
+    assert len(updates) == 1
+    assert [event.seq for event in events] == [2, 3, 4]
+    assert [event.payload["text"] for event in events] == ["0", "1", "2"]
+    assert [event.audience.users for event in events] == [{1}, {2}, {3}]
+    assert published[1:] == events
+    assert [row.seq for row in await stored_rows(db, tenant_id)] == [1, 2, 3, 4]
+
+
+async def test_stage_events_checks_every_draft_before_writing(
+        db: Database, create_tenant: CreateTenant) -> None:
+    """One bad draft stages none: no number is taken and nothing is published."""
+    tenant_id = await create_tenant()
+    bus, published = recording_bus()
+    drafts = [EventDraft(topic="hello.greeting", payload={"text": "fine"},
+                         audience=Audience.of(users=[1])),
+              EventDraft(topic="hello.greeting", payload={"text": "x" * MAX_PAYLOAD_BYTES},
+                         audience=Audience.of(users=[1]))]
+
+    async with db.transaction() as session:
+        with pytest.raises(InvalidInput) as raised:
+            await log.stage_events(session, bus, tenant_id=tenant_id, drafts=drafts)
+        counter = await session.get(EventCounter, tenant_id)
+
+    assert raised.value.field == "payload"
+    assert counter is not None
+    assert counter.last_seq == 0
+    assert published == []
+    assert await stored_rows(db, tenant_id) == []
 
 
 async def test_events_after_returns_one_tenant_in_seq_order(
