@@ -13,6 +13,7 @@ from portal.sdk import NotFound, access_row, find_users
 from ticketcloud.models import MAX_HISTORY_VALUE, Category, HistoryEntry, Team, Ticket
 
 _PENDING_KEY = "ticketcloud.pending_history"
+_TAKEN_KEY = "ticketcloud.taken_history"
 
 # Ticket attributes whose changes are recorded, by the field name history entries use.
 FIELDS = {"status": "status", "priority": "priority", "category": "category_id",
@@ -47,10 +48,12 @@ async def record_change(
 ) -> HistoryEntry:
     """Add a history entry for a change of `field` from `old` to `new` (raw values).
     `new_label` is how people read `new` when the caller already knows it, such as the
-    name of the agent it just picked."""
-    assert ticket.id is not None
+    name of the agent it just picked. The ticket may be one the session has yet to
+    insert; the entry is written after it."""
     entry = HistoryEntry(
-        tenant_id=ticket.tenant_id, ticket_id=ticket.id, actor_user_id=actor_user_id,
+        # None while the ticket waits for its INSERT; `_insert` sets it then.
+        tenant_id=ticket.tenant_id, ticket_id=ticket.id,  # type: ignore[arg-type]
+        actor_user_id=actor_user_id,
         rule_id=rule_id, rule_name=rule_name, field=field,
         old_value=_cut(await describe(session, ticket.tenant_id, field, old)),
         new_value=_cut(new_label if new_label is not None
@@ -61,35 +64,51 @@ async def record_change(
     pending = session.info.get(_PENDING_KEY)
     if pending is None:
         pending = session.info[_PENDING_KEY] = []
-        event.listen(session.sync_session, "before_flush", _insert_pending)
-    pending.append(entry)
+        event.listen(session.sync_session, "before_flush", _take_pending)
+        event.listen(session.sync_session, "after_flush", _insert_after_flush)
+    pending.append((entry, ticket))
     return entry
 
 
-def _insert_pending(session: Session, _context: object, _instances: object) -> None:
+def _take_pending(session: Session, _context: object, _instances: object) -> None:
     """Write the history entries recorded since the last flush in one executemany INSERT,
-    in the order recorded, and take them out of the unit of work.
+    in the order recorded, and take them out of the unit of work. Entries of a ticket
+    this flush inserts wait for `_insert_after_flush`, when the ticket has its id.
 
     The unit of work would insert them one statement each, because it reads back every
     new id and SQLite's RETURNING does not keep the order of a multi-row INSERT. Nothing
     needs the ids of history entries, so they are not read back; the entries stay
-    readable through `ticket_history` once this flush ran."""
-    pending: list[HistoryEntry] = session.info.get(_PENDING_KEY, [])
-    entries = [entry for entry in pending if entry in session.new]
+    readable through `ticket_history` once the flush ran."""
+    pending: list[tuple[HistoryEntry, Ticket]] = session.info.get(_PENDING_KEY, [])
+    taken = [(entry, ticket) for entry, ticket in pending if entry in session.new]
     pending.clear()
-    if not entries:
-        return
-    for entry in entries:
+    for entry, _ticket in taken:
         session.expunge(entry)
+    if any(ticket.id is None for _entry, ticket in taken):
+        session.info[_TAKEN_KEY] = taken
+    else:
+        _insert(session, taken)
+
+
+def _insert_after_flush(session: Session, _context: object) -> None:
+    _insert(session, session.info.pop(_TAKEN_KEY, []))
+
+
+def _insert(session: Session, taken: list[tuple[HistoryEntry, Ticket]]) -> None:
+    if not taken:
+        return
+    for entry, ticket in taken:
+        assert ticket.id is not None
+        entry.ticket_id = ticket.id
     session.connection().execute(
         HistoryEntry.__table__.insert(),  # type: ignore[attr-defined]
-        [entry.model_dump(exclude={"id"}) for entry in entries])
+        [entry.model_dump(exclude={"id"}) for entry, _ticket in taken])
 
 
 def pending_history(session: AsyncSession) -> list[HistoryEntry]:
     """Return the history entries recorded in `session` that the next flush writes, in
     the order recorded."""
-    return list(session.info.get(_PENDING_KEY, []))
+    return [entry for entry, _ticket in session.info.get(_PENDING_KEY, [])]
 
 
 async def ticket_history(session: AsyncSession, ticket: Ticket) -> Sequence[HistoryEntry]:

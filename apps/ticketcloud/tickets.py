@@ -107,7 +107,20 @@ async def do_create_ticket_with_rows(
         requester_name=requester_name, requester_user_id=requester_user_id,
         channel=checked_channel, category_id=category_id, tags=[],
     )
+    facts = TicketFacts(
+        subject=subject, body=body, sender_email=requester_email, channel=checked_channel,
+        priority=ticket.priority, category=category_row.name if category_row else "",
+        customer=requester_email,
+    )
+    decisions = evaluate(await load_rules(session, tenant_id), facts)
+    # The ticket is routed before it is written, so one INSERT carries the routing and
+    # the same flush inserts its history in one batch. Without autoflush, the routing's
+    # reads do not write anything before that.
+    with session.no_autoflush:
+        await apply_decisions(session, ticket, decisions)
+        await assign_in_team(session, ticket)
     session.add(ticket)
+    history = pending_history(session)
     await session.flush()
     assert ticket.id is not None
     message = Message(
@@ -119,25 +132,8 @@ async def do_create_ticket_with_rows(
     await session.flush()
     stored = await do_store_attachments(context, session, message, uploads)
 
-    facts = TicketFacts(
-        subject=subject, body=body, sender_email=requester_email, channel=checked_channel,
-        priority=ticket.priority, category=category_row.name if category_row else "",
-        customer=requester_email,
-    )
-    decisions = evaluate(await load_rules(session, tenant_id), facts)
-    # Without autoflush, the routing's reads do not write its changes one by one: one
-    # flush at the end updates the ticket once and inserts the history in one batch.
-    with session.no_autoflush:
-        await apply_decisions(session, ticket, decisions)
-        await assign_in_team(session, ticket)
-    session.add(ticket)
-    history = pending_history(session)
-    await session.flush()
-
     targets = await sla_targets.sync_targets(session, ticket, ticket.created_at, new=True)
     await ticket_events.publish_created(context, session, ticket)
-    if ticket.assignee_id is not None:
-        await ticket_events.publish_assigned(context, session, ticket)
     await mail_out.send_confirmation(context, session, ticket)
     logger.info("Created ticket %s (#%s) in tenant %s from %s: %s rules fired, team %s, "
                 "assignee %s", ticket.id, number, tenant_id, checked_channel.value,
