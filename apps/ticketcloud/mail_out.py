@@ -28,6 +28,7 @@ from portal.sdk import (
     OutgoingAttachment,
     OutgoingMail,
     list_mail_addresses,
+    utcnow,
     workspace_name,
 )
 from ticketcloud.attachments import attachment_path, message_attachments
@@ -57,6 +58,8 @@ MAX_REFERENCES = 10
 # The maximum size of a reply's attachments in one mail. The portal's outbox accepts
 # 15 MiB, and base64 makes 10 MiB about 13.7 MB on the wire.
 MAX_MAIL_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+_INSERT_THREAD = MailThread.__table__.insert()  # type: ignore[attr-defined]
 
 
 def ticket_ref(ticket: Ticket) -> str:
@@ -205,10 +208,11 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
         logger.warning("Mail for ticket %s of tenant %s not queued: %s (field %s)", ticket.id,
                        ticket.tenant_id, error.message, error.field)
         return
-    session.add(MailThread(tenant_id=ticket.tenant_id, ticket_id=ticket.id,
-                           message_id=queued.message_id, direction=MailDirection.OUT,
-                           ticketcloud_message_id=message.id if message else None))
-    await session.flush()
+    # A Core INSERT, because nothing reads the row back in this transaction.
+    await (await session.connection()).execute(_INSERT_THREAD, {
+        "tenant_id": ticket.tenant_id, "ticket_id": ticket.id,
+        "message_id": queued.message_id, "direction": MailDirection.OUT,
+        "ticketcloud_message_id": message.id if message else None, "created_at": utcnow()})
     logger.info("Queued mail %s for ticket %s of tenant %s (message %s)", queued.id,
                 ticket.id, ticket.tenant_id, message.id if message else None)
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,6 +33,14 @@ from portal.events.model import (
 from portal.models import EventCounter, EventRecord
 
 logger = logging.getLogger(__name__)
+
+_INSERT_EVENT = EventRecord.__table__.insert()  # type: ignore[attr-defined]
+_ADVANCE_COUNTER = (
+    update(EventCounter)
+    .where(col(EventCounter.tenant_id) == bindparam("tenant"))
+    .values(last_seq=EventCounter.last_seq + bindparam("count"))
+    .returning(col(EventCounter.last_seq))
+)
 
 
 async def stage_event(
@@ -56,21 +64,27 @@ async def stage_events(session: AsyncSession, bus: EventBus, *, tenant_id: int,
     last = await _next_seq(session, tenant_id, len(drafts))
     now = utcnow()
     events = []
+    rows = []
     for offset, (draft, payload) in enumerate(zip(drafts, encoded, strict=True)):
-        record = EventRecord(
-            id=str(uuid.uuid4()), tenant_id=tenant_id, seq=last - len(drafts) + 1 + offset,
+        event = Event(
+            id=str(uuid.uuid4()), seq=last - len(drafts) + 1 + offset, tenant_id=tenant_id,
             topic=draft.topic, time=now,
             # A copy as the JSON column returns it, so the published event equals the
             # stored one even if the caller changes its dict afterwards.
-            payload=json.loads(payload),
+            payload=json.loads(payload), audience=draft.audience,
             notification=draft.notification.as_json() if draft.notification else None,
-            audience_users=sorted(draft.audience.users),
-            audience_roles=sorted(role.value for role in draft.audience.roles),
         )
-        session.add(record)
-        event = Event.from_record(record)
+        rows.append({
+            "id": event.id, "tenant_id": tenant_id, "seq": event.seq, "topic": event.topic,
+            "time": now, "payload": event.payload, "notification": event.notification,
+            "audience_users": sorted(draft.audience.users),
+            "audience_roles": sorted(role.value for role in draft.audience.roles),
+        })
         after_commit(session, functools.partial(bus.publish, event))
         events.append(event)
+    # A Core INSERT: the rows are never read back in this transaction, and building ORM
+    # objects for them would cost more than the INSERT.
+    await (await session.connection()).execute(_INSERT_EVENT, rows)
     return events
 
 
@@ -86,13 +100,8 @@ def _encoded_payload(draft: EventDraft) -> str:
 async def _next_seq(session: AsyncSession, tenant_id: int, count: int = 1) -> int:
     """Advance the tenant's counter by `count` and return its new value, the sequence
     number of the last of the `count` events."""
-    statement = (
-        update(EventCounter)
-        .where(col(EventCounter.tenant_id) == tenant_id)
-        .values(last_seq=EventCounter.last_seq + count)
-        .returning(col(EventCounter.last_seq))
-    )
-    seq = (await session.exec(statement)).scalar_one_or_none()
+    seq = (await session.exec(_ADVANCE_COUNTER, params={"tenant": tenant_id,
+                                                         "count": count})).scalar_one_or_none()
     if seq is None:
         raise InvalidInput(f"Tenant {tenant_id} has no event counter; was it created with "
                            "`python -m portal create-tenant`?", field="tenant_id")
