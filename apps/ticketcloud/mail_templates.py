@@ -28,6 +28,7 @@ from jinja2 import (
 )
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -169,10 +170,15 @@ def _check_one(name: str, source: str, environment: ImmutableSandboxedEnvironmen
                            field=name) from None
 
 
+# Built once, because every new ticket runs it.
+_TEMPLATE = select(MailTemplate).where(MailTemplate.tenant_id == bindparam("tenant_id"),
+                                       MailTemplate.kind == bindparam("kind"))
+
+
 async def load_template(session: AsyncSession, tenant_id: int,
                         kind: MailTemplateKind) -> MailTemplate | None:
-    return (await session.exec(select(MailTemplate).where(
-        MailTemplate.tenant_id == tenant_id, MailTemplate.kind == kind))).first()
+    return (await session.exec(_TEMPLATE, params={"tenant_id": tenant_id,
+                                                  "kind": kind})).first()
 
 
 async def do_set_template(session: AsyncSession, tenant_id: int, kind: MailTemplateKind,

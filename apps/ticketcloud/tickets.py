@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -142,14 +142,18 @@ async def do_create_ticket_with_rows(
                          sla_targets=targets)
 
 
+# Built once, because every new ticket runs it.
+_NEXT_NUMBER = (update(TicketCounter)
+                .where(col(TicketCounter.tenant_id) == bindparam("tenant"))
+                .values(last_number=TicketCounter.last_number + 1)
+                .returning(col(TicketCounter.last_number)))
+
+
 async def allocate_number(session: AsyncSession, tenant_id: int) -> int:
     """Return the tenant's next ticket number. The counter row is updated in the caller's
     transaction, so a rollback gives the number back."""
-    statement = (update(TicketCounter)
-                 .where(col(TicketCounter.tenant_id) == tenant_id)
-                 .values(last_number=TicketCounter.last_number + 1)
-                 .returning(col(TicketCounter.last_number)))
-    number = (await session.exec(statement)).scalar_one_or_none()
+    number = (await session.exec(_NEXT_NUMBER, params={"tenant": tenant_id})
+              ).scalar_one_or_none()
     if number is not None:
         return int(number)
     # The first ticket of the tenant. The transaction holds SQLite's write lock, so no

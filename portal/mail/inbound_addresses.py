@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -69,10 +69,15 @@ async def do_set_mail_addresses(session: AsyncSession, tenant_id: int, app_id: s
     return wanted
 
 
+# Built once, because every mail a ticket sends runs it (for its Reply-To).
+_ADDRESSES = select(MailRoute.address).where(MailRoute.tenant_id == bindparam("tenant_id"),
+                                             MailRoute.app_id == bindparam("app_id"))
+
+
 async def list_mail_addresses(session: AsyncSession, tenant_id: int, app_id: str) -> list[str]:
     """Return the addresses that deliver mail to `app_id` for the tenant, sorted."""
-    return sorted((await session.exec(select(MailRoute.address).where(
-        MailRoute.tenant_id == tenant_id, MailRoute.app_id == app_id))).all())
+    return sorted((await session.exec(_ADDRESSES, params={"tenant_id": tenant_id,
+                                                          "app_id": app_id})).all())
 
 
 async def find_route(session: AsyncSession, address: str) -> MailRoute | None:

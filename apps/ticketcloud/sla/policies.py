@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -159,11 +160,14 @@ def target_minutes(policy: SlaPolicy, kind: TargetKind) -> int | None:
     return value
 
 
+# Built once, because every new ticket runs it.
+_POLICIES = (select(SlaPolicy).where(SlaPolicy.tenant_id == bindparam("tenant_id"))
+             .order_by(col(SlaPolicy.position), col(SlaPolicy.id)))
+
+
 async def list_policies(session: AsyncSession, tenant_id: int) -> list[SlaPolicy]:
     """Return the tenant's policies in evaluation order."""
-    statement = (select(SlaPolicy).where(SlaPolicy.tenant_id == tenant_id)
-                 .order_by(col(SlaPolicy.position), col(SlaPolicy.id)))
-    return list((await session.exec(statement)).all())
+    return list((await session.exec(_POLICIES, params={"tenant_id": tenant_id})).all())
 
 
 async def access_policy(session: AsyncSession, tenant_id: int, policy_id: object) -> SlaPolicy:
