@@ -217,17 +217,22 @@ class InboundGateway:
                     message_id=message_id, sha256=sha256, size=size,
                     status=InboundStatus.RECEIVED)
                 duplicate = False
-                try:
-                    async with session.begin_nested():
-                        session.add(row)
-                        await session.flush()
-                except IntegrityError:
-                    # Another process stored the same message in between (on a database
-                    # that does not serialize writers as SQLite does).
-                    existing = await _find_duplicate(session, route, sha256, message_id)
-                    if existing is None:
-                        raise
-                    row, duplicate = existing, True
+                if self.db.dialect == "sqlite":
+                    # The transaction holds the write lock since BEGIN, so no other
+                    # process can have stored the message since `_find_duplicate`.
+                    session.add(row)
+                    await session.flush()
+                else:
+                    try:
+                        async with session.begin_nested():
+                            session.add(row)
+                            await session.flush()
+                    except IntegrityError:
+                        # Another process stored the same message in between.
+                        existing = await _find_duplicate(session, route, sha256, message_id)
+                        if existing is None:
+                            raise
+                        row, duplicate = existing, True
                 assert row.id is not None
                 stored.append(StoredMail(row.id, route.tenant_id, route.app_id, recipient,
                                          duplicate=duplicate))
