@@ -271,17 +271,17 @@ async def _create(context: AppContext, session: AsyncSession, tenant_id: int,
 async def _confirm(context: AppContext, session: AsyncSession, ticket: Ticket,
                    mail: ParsedMail) -> bool:
     """Send the confirmation unless the mail is automatic or the requester reached the
-    rate limit; return whether it was sent."""
+    rate limit of automatic replies; return whether it was sent. The confirmation counts
+    against the limit in the mail's transaction, so a rollback takes it back."""
     if mail.is_automatic:
         return False
     address = ticket.requester_email
-    if not await mail_loops.may_auto_reply(session, ticket.tenant_id, address):
-        logger.warning("No confirmation for ticket %s of tenant %s: %s got %s automatic "
-                       "replies within the hour", ticket.id, ticket.tenant_id, address,
+    if not await mail_loops.do_count_auto_reply(context, session, ticket.tenant_id, address):
+        logger.warning("No confirmation for ticket %s of tenant %s: %s reached the limit of "
+                       "%s automatic replies per hour", ticket.id, ticket.tenant_id, address,
                        mail_loops.MAX_AUTO_REPLIES)
         return False
     await mail_out.send_confirmation(context, session, ticket, checked_mail=True)
-    await mail_loops.do_count_auto_reply(session, ticket.tenant_id, address)
     return True
 
 

@@ -1,21 +1,19 @@
 """Automatic mail and mail loops (RFC 3834): bounces, out-of-office replies, our own mail
 coming back, and the rate limit on automatic replies.
 
-TicketCloud never replies to automatic mail automatically. It also sends at most
-MAX_AUTO_REPLIES confirmations per address and hour to people, so that two systems
-cannot mail each other without end.
+TicketCloud never replies to automatic mail automatically. It also limits the
+confirmations it sends to people to MAX_AUTO_REPLIES per address and clock hour in each
+workspace, so that two systems cannot mail each other without end.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import AppContext, ParsedMail, utcnow
+from portal.sdk import AppContext, ParsedMail, RateLimit
 from ticketcloud.history import record_change
 from ticketcloud.mail_threads import (
     normalize_message_id,
@@ -23,14 +21,19 @@ from ticketcloud.mail_threads import (
     thread_candidates,
     thread_rows,
 )
-from ticketcloud.models import MAX_EMAIL, MAX_HISTORY_VALUE, MailAutoReply, MailBounce, Ticket
+from ticketcloud.models import MAX_EMAIL, MAX_HISTORY_VALUE, MailBounce, Ticket
 
 logger = logging.getLogger(__name__)
 
 MAX_AUTO_REPLIES = 5
-AUTO_REPLY_WINDOW = timedelta(hours=1)
-# Rows older than this are deleted when the address gets its next automatic reply.
-AUTO_REPLY_RETENTION = timedelta(days=1)
+# The portal's rate limits count in fixed windows, here UTC clock hours, and add the
+# previous hour's count weighted by the share of it still inside the last 60 minutes.
+# So an address gets at most MAX_AUTO_REPLIES confirmations per clock hour. Any 60
+# minutes may contain up to 2 * MAX_AUTO_REPLIES - 1, because the weighting assumes that
+# the previous hour's confirmations were spread evenly: with 5, that is 5 at 10:59 and
+# 4 more from 11:48 on.
+AUTO_REPLY_LIMIT = RateLimit(name="mail.auto_reply", max_hits=MAX_AUTO_REPLIES,
+                             window_seconds=3600)
 
 
 def is_own_mail(context: AppContext, mail: ParsedMail) -> bool:
@@ -40,28 +43,18 @@ def is_own_mail(context: AppContext, mail: ParsedMail) -> bool:
     return message_id is not None and context.verify_message_id(message_id) is not None
 
 
-async def may_auto_reply(session: AsyncSession, tenant_id: int, email: str) -> bool:
-    """Return whether `email` got fewer than MAX_AUTO_REPLIES automatic replies in the
-    last AUTO_REPLY_WINDOW."""
-    # NOTE: the count and the insert of `do_count_auto_reply` are two statements, so on
-    # PostgreSQL two messages from one address processed at once can both pass and the
-    # address gets one reply over the limit. The portal's shared rate limits
-    # (`AppContext.hit_rate_limit`) count atomically and could replace this table.
-    since = utcnow() - AUTO_REPLY_WINDOW
-    count = (await session.exec(select(func.count()).select_from(MailAutoReply).where(
-        MailAutoReply.tenant_id == tenant_id, MailAutoReply.email == email.lower(),
-        col(MailAutoReply.created_at) >= since))).one()
-    return int(count) < MAX_AUTO_REPLIES
+async def do_count_auto_reply(context: AppContext, session: AsyncSession, tenant_id: int,
+                              email: str) -> bool:
+    """Count one automatic reply to `email` in the workspace `tenant_id` if the address is
+    under AUTO_REPLY_LIMIT; return whether it was counted.
 
-
-async def do_count_auto_reply(session: AsyncSession, tenant_id: int, email: str) -> None:
-    """Record an automatic reply to `email`, and forget the address's old ones."""
-    address = email.lower()[:MAX_EMAIL]
-    await session.exec(delete(MailAutoReply).where(
-        col(MailAutoReply.tenant_id) == tenant_id, col(MailAutoReply.email) == address,
-        col(MailAutoReply.created_at) < utcnow() - AUTO_REPLY_RETENTION))
-    session.add(MailAutoReply(tenant_id=tenant_id, email=address))
-    await session.flush()
+    The hit belongs to `session`'s transaction, so a rollback takes it back. On
+    PostgreSQL the address's counter row stays locked until that transaction ends, so
+    concurrent mail from one address waits here instead of passing the limit together.
+    """
+    result = await context.hit_rate_limit(AUTO_REPLY_LIMIT, f"{tenant_id}:{email.lower()}",
+                                          session=session)
+    return result.allowed
 
 
 async def bounced_ticket(context: AppContext, session: AsyncSession, tenant_id: int,

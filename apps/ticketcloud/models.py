@@ -353,20 +353,6 @@ class MailDetail(SQLModel, table=True):
     created_at: datetime = timestamp()
 
 
-class MailAutoReply(SQLModel, table=True):
-    """One automatic reply (a confirmation) sent to an address, for the rate limit."""
-
-    __tablename__ = "ticketcloud_mail_auto_reply"
-    __table_args__ = (
-        sa.Index("ix_ticketcloud_mail_auto_reply_email", "tenant_id", "email", "created_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
-    # Lowercased.
-    email: str = Field(max_length=MAX_EMAIL)
-    created_at: datetime = timestamp()
-
-
 class TicketCounter(SQLModel, table=True):
     """The last ticket number handed out per tenant."""
 
@@ -533,7 +519,7 @@ TENANT_TABLES = (
     Rule.__tablename__, Ticket.__tablename__, Message.__tablename__,
     Attachment.__tablename__, HistoryEntry.__tablename__, Rating.__tablename__,
     MailThread.__tablename__, MailParticipant.__tablename__, MailBounce.__tablename__,
-    MailSkip.__tablename__, MailDetail.__tablename__, MailAutoReply.__tablename__,
+    MailSkip.__tablename__, MailDetail.__tablename__,
     MailTemplate.__tablename__,
     SlaCalendar.__tablename__, SlaPolicy.__tablename__, SlaTarget.__tablename__,
     # Defined in sync_models.py, which imports this module.

@@ -4,6 +4,7 @@ tests/apps/ticketcloud/test_mail_conversation.py."""
 
 from __future__ import annotations
 
+import asyncio
 from email.message import EmailMessage
 from typing import Any
 
@@ -14,7 +15,13 @@ from sqlmodel import col, select
 from portal.db import Database
 from portal.mail.parse import parse_mail
 from portal.sdk import AppContext
-from tests.apps.ticketcloud.conftest import Workspace, create_ticket, history_of, reload
+from tests.apps.ticketcloud.conftest import (
+    Rollback,
+    Workspace,
+    create_ticket,
+    history_of,
+    reload,
+)
 from tests.apps.ticketcloud.mail_samples import (
     customer_mail,
     delivery_report,
@@ -325,13 +332,89 @@ async def test_own_mail_looped_back_ignored(context: AppContext, db: Database,
 
 async def test_confirmations_rate_limited(context: AppContext, db: Database,
                                           workspace: Workspace) -> None:
+    # Every other mail spells the address in capitals, which counts as the same address.
     outcomes = [await deliver(context, workspace, customer_mail(
-        to=SUPPORT, subject=f"Problem {index}"), inbound_id=index) for index in range(1, 8)]
+        to=SUPPORT, subject=f"Problem {index}", sender=CASEY if index % 2 else CASEY.upper()),
+        inbound_id=index) for index in range(1, 8)]
 
     limit = mail_loops.MAX_AUTO_REPLIES
     assert all(item.endswith(f"#{index + 1}") for index, item in enumerate(outcomes[:limit]))
     assert all(item.endswith("without confirmation") for item in outcomes[limit:])
     assert len(await outbox(db, workspace.tenant_id)) == limit
+
+
+async def test_confirmations_limit_per_workspace(context: AppContext, db: Database,
+                                                 workspace: Workspace,
+                                                 other_workspace: Workspace) -> None:
+    other_support = "support@globex.test"
+    async with context.transaction() as session:
+        await do_set_support_address(session, other_workspace.tenant_id, other_support)
+    limit = mail_loops.MAX_AUTO_REPLIES
+    for index in range(1, limit + 1):
+        await deliver(context, workspace, customer_mail(to=SUPPORT), inbound_id=index)
+
+    other = await deliver(context, other_workspace, customer_mail(to=other_support),
+                          inbound_id=limit + 1)
+    over = await deliver(context, workspace, customer_mail(to=SUPPORT), inbound_id=limit + 2)
+
+    assert other == "created ticket #1"
+    assert over == f"created ticket #{limit + 1} without confirmation"
+    assert len(await outbox(db, other_workspace.tenant_id)) == 1
+    assert len(await outbox(db, workspace.tenant_id)) == limit
+
+
+async def test_confirmations_rollback_not_counted(context: AppContext, db: Database,
+                                                  workspace: Workspace) -> None:
+    """A mail whose transaction rolls back after its confirmation was counted, such as
+    one the gateway quarantines, leaves the address's count as it was."""
+    limit = mail_loops.MAX_AUTO_REPLIES
+    for index in range(1, limit + 1):
+        with pytest.raises(Rollback):
+            async with context.transaction() as session:
+                outcome = await handle_mail(context, session, workspace.tenant_id,
+                                            parse_mail(bytes(customer_mail(to=SUPPORT))), index)
+                assert outcome == "created ticket #1"
+                raise Rollback
+
+    outcomes = [await deliver(context, workspace, customer_mail(to=SUPPORT),
+                              inbound_id=limit + index) for index in range(1, limit + 2)]
+
+    assert outcomes[:limit] == [f"created ticket #{index}" for index in range(1, limit + 1)]
+    assert outcomes[limit] == f"created ticket #{limit + 1} without confirmation"
+    assert len(await outbox(db, workspace.tenant_id)) == limit
+
+
+async def test_confirmations_concurrent_within_limit(context: AppContext, db: Database,
+                                                     workspace: Workspace) -> None:
+    """Mail from one address handled in concurrent transactions, as several gateway
+    workers on PostgreSQL handle it, gets no more than the limit of confirmations."""
+    # The first ticket creates the workspace's ticket counter, as installing the app
+    # does, so that the concurrent transactions below only update it.
+    await create_ticket(context, workspace)
+    limit = mail_loops.MAX_AUTO_REPLIES
+    outcomes = await asyncio.gather(*[
+        deliver(context, workspace, customer_mail(to=SUPPORT, subject=f"Problem {index}"),
+                inbound_id=index) for index in range(1, limit + 4)])
+
+    to_casey = [row for row in await outbox(db, workspace.tenant_id) if CASEY in str(row[0])]
+
+    assert len(await tickets_of(db, workspace)) == 1 + limit + 3
+    assert sum(not item.endswith("without confirmation") for item in outcomes) == limit
+    assert len(to_casey) == limit
+
+
+async def test_auto_reply_count_concurrent(context: AppContext, workspace: Workspace) -> None:
+    """Concurrent transactions that only count an automatic reply, without the ticket
+    creation that also orders them, never count more than the limit."""
+
+    async def count() -> bool:
+        async with context.transaction() as session:
+            return await mail_loops.do_count_auto_reply(context, session,
+                                                        workspace.tenant_id, CASEY)
+
+    results = await asyncio.gather(*[count() for _ in range(12)])
+
+    assert results.count(True) == mail_loops.MAX_AUTO_REPLIES
 
 
 async def test_reply_reopens_solved_ticket(context: AppContext, db: Database,

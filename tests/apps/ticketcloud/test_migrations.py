@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -16,7 +18,7 @@ from sqlmodel import SQLModel, col, select
 
 from portal.db import Database
 from portal.mail.parse import parse_mail
-from portal.migrate import build_config
+from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.registry import installations
 from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext
@@ -29,6 +31,8 @@ from tests.apps.ticketcloud.conftest import (
 )
 from tests.apps.ticketcloud.mail_samples import customer_mail, delivery_report
 from tests.apps.ticketcloud.sync_helpers import apply_snapshot, configure_master
+from tests.apps.ticketcloud.test_migration_sla_seconds import execute, migrate
+from tests.support import create_database, drop_database
 from ticketcloud import models
 from ticketcloud.attachments import AttachmentUpload
 from ticketcloud.categories import do_create_category
@@ -215,3 +219,69 @@ async def test_install_creates_settings_and_counter(
     assert [(row.tenant_id, row.auto_close_hours, row.expose_category) for row in settings] == [
         (workspace.tenant_id, 72, False)]
     assert [(row.tenant_id, row.last_number) for row in counters] == [(workspace.tenant_id, 0)]
+
+
+AUTO_REPLY_TABLE = "ticketcloud_mail_auto_reply"
+
+
+@pytest.fixture
+async def db_at_0014(tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with the portal at its head and TicketCloud at ticketcloud_0014, the
+    last revision with the table of automatic replies."""
+    database = Database(await create_database(tmp_path, "auto_reply_limit"))
+    config = build_config([MIGRATIONS])
+    await upgrade(database, [PORTAL_BRANCH], config)
+    await migrate(database, config, "upgrade", "ticketcloud_0014")
+    yield database
+    await database.dispose()
+    await drop_database(database.url)
+
+
+async def table_schema(db: Database, table: str) -> dict[str, Any] | None:
+    """Return the columns, indexes and foreign keys of `table`, or None when it is gone."""
+
+    def read(connection: Connection) -> dict[str, Any] | None:
+        inspector = inspect(connection)
+        if table not in inspector.get_table_names():
+            return None
+        return {
+            "columns": [(column["name"], str(column["type"]), column["nullable"])
+                        for column in inspector.get_columns(table)],
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted((str(index["name"]), tuple(index["column_names"]),
+                               bool(index["unique"]))
+                              for index in inspector.get_indexes(table)),
+            "foreign_keys": [(tuple(key["constrained_columns"]), key["referred_table"],
+                              tuple(key["referred_columns"]))
+                             for key in inspector.get_foreign_keys(table)],
+        }
+
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
+async def test_migration_0015_drops_auto_reply_table(db_at_0014: Database) -> None:
+    await execute(db_at_0014, "INSERT INTO portal_tenant (slug, name, created_at) "
+                  "VALUES ('acme', 'Acme', CURRENT_TIMESTAMP)")
+    await execute(db_at_0014, f"INSERT INTO {AUTO_REPLY_TABLE} (tenant_id, email, created_at) "
+                  "SELECT id, 'casey@customer.example', CURRENT_TIMESTAMP FROM portal_tenant")
+
+    await migrate(db_at_0014, build_config([MIGRATIONS]), "upgrade", "ticketcloud_0015")
+
+    assert await table_schema(db_at_0014, AUTO_REPLY_TABLE) is None
+
+
+async def test_migration_0015_downgrade_recreates_table(db_at_0014: Database) -> None:
+    before = await table_schema(db_at_0014, AUTO_REPLY_TABLE)
+    config = build_config([MIGRATIONS])
+    await migrate(db_at_0014, config, "upgrade", "ticketcloud_0015")
+
+    await migrate(db_at_0014, config, "downgrade", "ticketcloud_0014")
+    after = await table_schema(db_at_0014, AUTO_REPLY_TABLE)
+    rows = await execute(db_at_0014, f"SELECT COUNT(*) FROM {AUTO_REPLY_TABLE}")
+
+    assert before is not None
+    assert {name for name, _, _ in before["indexes"]} == {
+        "ix_ticketcloud_mail_auto_reply_email", "ix_ticketcloud_mail_auto_reply_tenant_id"}
+    assert after == before
+    assert rows[0][0] == 0
