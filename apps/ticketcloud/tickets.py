@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -154,13 +155,16 @@ async def allocate_number(session: AsyncSession, tenant_id: int) -> int:
     transaction, so a rollback gives the number back."""
     number = (await session.exec(_NEXT_NUMBER, params={"tenant": tenant_id})
               ).scalar_one_or_none()
-    if number is not None:
-        return int(number)
-    # The first ticket of the tenant. The transaction holds SQLite's write lock, so no
-    # other writer can insert the row in between.
-    session.add(TicketCounter(tenant_id=tenant_id, last_number=1))
-    await session.flush()
-    return 1
+    if number is None:
+        # Installing the app creates the row; a workspace whose row is missing gets it
+        # here. Two transactions may both miss it on PostgreSQL, so the INSERT yields to
+        # one that committed first, and the UPDATE then waits for its row lock.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        await session.exec(dialect.insert(TicketCounter)
+                           .values(tenant_id=tenant_id, last_number=0)
+                           .on_conflict_do_nothing(index_elements=["tenant_id"]))
+        number = (await session.exec(_NEXT_NUMBER, params={"tenant": tenant_id})).scalar_one()
+    return int(number)
 
 
 async def access_ticket(session: AsyncSession, tenant_id: int, number: object,

@@ -3,10 +3,12 @@ them for agents and customers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import delete
+from sqlmodel import col, select
 
 from portal.db import Database
 from portal.events.model import Event
@@ -33,6 +35,7 @@ from ticketcloud.models import (
     Message,
     Rule,
     Ticket,
+    TicketCounter,
     Visibility,
 )
 from ticketcloud.rule_store import do_create_rule
@@ -63,6 +66,20 @@ async def test_create_ticket_numbers_per_tenant(
 
     assert (first.number, second.number) == (1, 2)
     assert elsewhere.number == 1
+
+
+async def test_create_ticket_missing_counter_concurrent(
+        context: AppContext, db: Database, workspace: Workspace) -> None:
+    """A workspace without its counter row gets one: tickets created at once take the
+    numbers 1 to 4, each once (on PostgreSQL they meet at the INSERT of the row)."""
+    async with db.transaction() as session:
+        await session.exec(delete(TicketCounter).where(
+            col(TicketCounter.tenant_id) == workspace.tenant_id))
+
+    tickets = await asyncio.gather(*(create_ticket(context, workspace) for _ in range(4)))
+
+    assert sorted(ticket.number for ticket in tickets) == [1, 2, 3, 4]
+    assert await last_number(db, workspace.tenant_id) == 4
 
 
 async def test_create_ticket_stores_first_message(
