@@ -14,6 +14,7 @@ from portal.errors import InvalidInput
 from portal.mail.compose import (
     MailAddress,
     MessageIdSigner,
+    OutgoingAttachment,
     OutgoingMail,
     check_mail,
     compose,
@@ -50,10 +51,41 @@ def signer() -> MessageIdSigner:
     (replace(MAIL, in_reply_to="<a@b>\r\nBcc: x@example.org"), "in_reply_to"),
     (replace(MAIL, references=["<a@b>", "not an id"]), "references[1]"),
     (replace(MAIL, ref="ticket:1\n"), "ref"),
+    (replace(MAIL, subject="Hi\x1b[31m red"), "subject"),
+    (replace(MAIL, subject="Hi\x85there"), "subject"),
+    (replace(MAIL, to=[MailAddress("cal@example.net", "Cal\x00")]), "to[0].name"),
+    (replace(MAIL, to=[MailAddress("cal@example.net", "Cal\u2029Bcc: x@example.org")]),
+     "to[0].name"),
+    (replace(MAIL, cc=[MailAddress("c@example.net", "C\nBcc: x@example.org")]), "cc[0].name"),
+    (replace(MAIL, cc=[MailAddress("c@example.net\nBcc: x@example.org")]), "cc[0].email"),
+    (replace(MAIL, from_name="Agent\x7f"), "from_name"),
+    (replace(MAIL, reply_to=MailAddress("r@example.org\r\nBcc: x@example.org")),
+     "reply_to.email"),
+    (replace(MAIL, references=["<a@b>\nBcc: x@example.org"]), "references[0]"),
+    (replace(MAIL, attachments=[
+        OutgoingAttachment("a.txt\r\nBcc: x@example.org", "text/plain", b"")]),
+     "attachments[0].filename"),
+    (replace(MAIL, attachments=[OutgoingAttachment("a\x00.txt", "text/plain", b"")]),
+     "attachments[0].filename"),
+    (replace(MAIL, attachments=[
+        OutgoingAttachment("a.txt", "text/plain\r\nBcc: x@example.org", b"")]),
+     "attachments[0].content_type"),
 ])
 def test_check_mail_rejects_header_injection(mail: OutgoingMail, field: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         check_mail(mail)
+
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize(("sender", "field"), [
+    (MailAddress("acme@example.com", "Acme\r\nBcc: x@example.org"), "sender.name"),
+    (MailAddress("acme@example.com", "Acme\nSupport"), "sender.name"),
+    (MailAddress("acme@example.com\r\nBcc: x@example.org", "Acme"), "sender.email"),
+])
+def test_compose_rejects_sender_injection(sender: MailAddress, field: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        compose(MAIL, sender=sender, message_id="<x.1.y@example.com>")
 
     assert raised.value.field == field
 
