@@ -52,6 +52,7 @@ reaches into other portal modules, so this file is the whole contract:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -396,23 +397,41 @@ async def find_users(
     An empty iterable matches no user, and None does not filter. Inactive users are included,
     so check `is_active` before giving one work.
     """
-    # Columns, not User objects: a record needs five fields, and loading whole rows into
-    # the session costs more than the query.
-    statement = (sa.select(col(User.id), col(User.name), col(User.email), col(User.role),
-                           col(User.is_active))
-                 .where(col(User.tenant_id) == tenant_id).order_by(col(User.id)))
+    statement = _users_statement(ids is not None, emails is not None, roles is not None)
+    params: dict[str, Any] = {"tenant_id": tenant_id}
     if ids is not None:
-        statement = statement.where(col(User.id).in_(list(ids)))
+        params["ids"] = list(ids)
     if emails is not None:
-        lowered = [email.strip().lower() for email in emails]
-        statement = statement.where(func.lower(User.email).in_(lowered))
+        params["emails"] = [email.strip().lower() for email in emails]
     if roles is not None:
-        statement = statement.where(col(User.role).in_([Role(role) for role in roles]))
+        params["roles"] = [Role(role) for role in roles]
     return [
         UserRecord(id=row.id, name=row.name, email=row.email, role=row.role,
                    is_active=row.is_active)
-        for row in (await session.exec(statement)).all()  # type: ignore[call-overload]
+        for row in (await session.exec(statement, params=params)).all()  # type: ignore[call-overload]
     ]
+
+
+@functools.cache
+def _users_statement(by_ids: bool, by_emails: bool,
+                     by_roles: bool) -> sa.Select[int | None, str, str, Role, bool]:
+    """Return the query of `find_users` for one combination of filters, built once.
+
+    It selects columns, not User objects: a record needs five fields, and loading whole
+    rows into the session costs more than the query. Building the statement on each call
+    cost more than running it."""
+    statement = (sa.select(col(User.id), col(User.name), col(User.email), col(User.role),
+                           col(User.is_active))
+                 .where(col(User.tenant_id) == sa.bindparam("tenant_id"))
+                 .order_by(col(User.id)))
+    if by_ids:
+        statement = statement.where(col(User.id).in_(sa.bindparam("ids", expanding=True)))
+    if by_emails:
+        statement = statement.where(
+            func.lower(User.email).in_(sa.bindparam("emails", expanding=True)))
+    if by_roles:
+        statement = statement.where(col(User.role).in_(sa.bindparam("roles", expanding=True)))
+    return statement
 
 
 async def workspace_name(session: AsyncSession, tenant_id: int) -> str:
