@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,10 +104,16 @@ def check_kind(value: str) -> MailTemplateKind:
                        field="kind") from None
 
 
+# Characters a one-line subject cannot carry (line breaks, tabs and the other controls
+# that `str.split` treats as whitespace), with the spaces around them. Other spacing,
+# such as two spaces or an ideographic space, stays as the ticket's subject has it.
+_LINE_BREAKS = re.compile(r"\s*[\t-\r\x1c-\x1f\x85\u2028\u2029]\s*")
+
+
 def render(templates: TemplateSet, values: dict[str, str]) -> RenderedMail:
     """Render a template set; raises jinja2's TemplateError (SecurityError included) when
     a template fails."""
-    subject = " ".join(_compiled(False, templates.subject).render(values).split())
+    subject = _LINE_BREAKS.sub(" ", _compiled(False, templates.subject).render(values)).strip()
     text = _compiled(False, templates.text).render(values)
     html = _compiled(True, templates.html).render(values) if templates.html else None
     return RenderedMail(subject=subject[:MAX_RENDERED_SUBJECT], text=text, html=html)

@@ -89,6 +89,15 @@ def test_render_subject_one_line() -> None:
     assert rendered.subject == "A We replaced the toner. Please try again."
 
 
+def test_render_subject_keeps_spacing() -> None:
+    """Two spaces and an ideographic space stay; a tab and a line break become one
+    space."""
+    values = {**SAMPLE_VALUES, "subject": "double  space \u4ef6\u540d\u3000\u5168\u89d2"}
+    rendered = render(TemplateSet(subject="Re:\t{{ subject }} \u2028 end ", text="x"), values)
+
+    assert rendered.subject == "Re: double  space \u4ef6\u540d\u3000\u5168\u89d2 end"
+
+
 async def test_render_mail_default_when_unset(db: Database, workspace: Workspace) -> None:
     async with db.read() as session:
         rendered = await render_mail(session, workspace.tenant_id,
