@@ -77,11 +77,14 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, bulk: bool = False) -> AsyncIterator[AsyncSession]:
         """Yield a session inside one transaction; commit on success, roll back on error.
 
         Callbacks registered with `after_commit` run once the commit succeeded, so events
-        and other side effects never announce work that was rolled back.
+        and other side effects never announce work that was rolled back. On SQLite the
+        transaction's statements run on the event loop's thread (see `sqlite_driver`);
+        pass `bulk=True` for statements that may take long, such as mass deletes, to keep
+        them on the database thread so that the loop goes on serving meanwhile.
         """
         async with self.sessions() as session:
             async with self._writer():
@@ -92,7 +95,7 @@ class Database:
                         connection = await session.connection(
                             execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
                         driver = (await connection.get_raw_connection()).dbapi_connection
-                        if isinstance(driver, sqlite_driver.OneTripConnection):
+                        if not bulk and isinstance(driver, sqlite_driver.OneTripConnection):
                             # Short statements under the write lock: cheaper here.
                             driver.run_here()
                     yield session

@@ -138,8 +138,9 @@ async def stop_services(services: Services) -> None:
 async def prune_once(services: Services) -> None:
     """Delete what the portal keeps only for a while: old events, expired sessions and
     sign-in links, rate limit windows that no longer count, and sent mail and delivered
-    sync items past the outbox retention."""
-    async with services.db.transaction() as session:
+    sync items past the outbox retention. The deletes may take long, so they run as a
+    bulk transaction, which does not hold up the event loop."""
+    async with services.db.transaction(bulk=True) as session:
         await do_prune_events(session, keep=services.settings.event_retention)
         await session.exec(delete(UserSession).where(col(UserSession.expires_at) < utcnow()))
         await do_prune_links(session)

@@ -14,7 +14,8 @@ WAL mode no statement of it waits for another connection, so a statement takes a
 long as SQLite needs for it (tens of microseconds for the short statements writers
 run), less than the trip itself costs the event loop. BEGIN, COMMIT and ROLLBACK, which
 can wait for the lock or write to disk, and every read outside a write transaction still
-go to the database thread.
+go to the database thread. Every 5 ms at most, a statement first lets the loop run
+other tasks, so a transaction of many statements does not stall it.
 
 `Database` passes `module()` to `create_async_engine` as the DBAPI module, which
 SQLAlchemy documents as the way to use an alternate DBAPI; everything else (the dialect,
@@ -23,8 +24,10 @@ pooling, type handling) is SQLAlchemy's own aiosqlite support.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
+import time
 from typing import Any
 
 import aiosqlite
@@ -36,6 +39,10 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
+
+# How long statements running on the loop's thread may go on without letting the loop
+# run other tasks, so that a transaction of many statements does not stall the loop.
+YIELD_AFTER_SECONDS = 0.005
 
 # What one statement leaves behind: description, rows, rowcount, lastrowid.
 _Outcome = tuple[Any, list[Any], int, int | None]
@@ -120,9 +127,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows)
 
     async def _here(self, operation: Any, parameters: Any, *, many: bool) -> _Outcome:
-        # A coroutine that never suspends, because SQLAlchemy's asyncio layer checks that
-        # a Core statement went through `await_` at least once.
+        # A coroutine, because SQLAlchemy's asyncio layer checks that a Core statement
+        # went through `await_` at least once. It suspends only to let the loop run.
         adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        if time.monotonic() - adapted.yielded_at > YIELD_AFTER_SECONDS:
+            await asyncio.sleep(0)
+            adapted.yielded_at = time.monotonic()
         return _run(adapted.driver_connection, operation, parameters, many)
 
     async def _trip(self, operation: Any, parameters: Any, *, many: bool) -> _Outcome:
@@ -141,10 +151,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """The adapted connection; it knows whether its statements may run on the calling
-    thread and whether the database thread is still running one of them."""
+    """The adapted connection, with the state that decides where a statement runs:
+    whether the transaction may run statements on the calling thread, and whether the
+    database thread is still running one."""
 
-    __slots__ = ("done", "here", "sent")
+    __slots__ = ("done", "here", "sent", "yielded_at")
 
     _cursor_cls = OneTripCursor
 
@@ -156,6 +167,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         # awaiting coroutine was cancelled). Each counter has one writer.
         self.sent = 0
         self.done = 0
+        # When the statements running here last let the event loop run.
+        self.yielded_at = 0.0
 
     @property
     def driver_connection(self) -> sqlite3.Connection:
@@ -165,6 +178,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         """Run the statements of the current transaction on the calling thread until it
         commits or rolls back. Call it only once the transaction holds the write lock."""
         self.here = True
+        self.yielded_at = time.monotonic()
 
     def can_run_here(self) -> bool:
         return self.here and self.sent == self.done

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.db import Database, after_commit
-from portal.sqlite_driver import OneTripConnection, OneTripDBAPI
+from portal.sqlite_driver import YIELD_AFTER_SECONDS, OneTripConnection, OneTripDBAPI
 
 _rows = sa.Table("sample", sa.MetaData(),
                  sa.Column("id", sa.Integer, primary_key=True),
@@ -143,6 +144,52 @@ async def test_write_transaction_runs_statements_on_the_loop_thread(tmp_path: Pa
         await db.dispose()
     assert threads[0] == loop_thread
     assert threads[1] != loop_thread
+
+
+async def test_bulk_transaction_runs_statements_on_thread(tmp_path: Path) -> None:
+    """A bulk transaction keeps its statements on the database thread, so a long delete
+    does not hold up the event loop."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bulk.sqlite3'}")
+    threads = _record_threads(db)
+    loop_thread = threading.get_ident()
+    try:
+        async with db.transaction(bulk=True) as session:
+            await run(session, sa.text("SELECT thread()"))
+    finally:
+        await db.dispose()
+    assert len(threads) == 1
+    assert threads[0] != loop_thread
+
+
+async def test_long_write_transaction_lets_loop_run(db: Database) -> None:
+    """Statements running on the loop's thread let other tasks run at least every
+    YIELD_AFTER_SECONDS, so a transaction of many statements does not stall the loop."""
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    try:
+        async with db.transaction() as session:
+            started = time.monotonic()
+            before = ticks
+            statements = 0
+            while time.monotonic() - started < 20 * YIELD_AFTER_SECONDS:
+                await run(session, sa.select(sa.func.count()).select_from(_rows))
+                statements += 1
+            during = ticks - before
+    finally:
+        stop.set()
+        await ticker
+
+    assert statements > 20
+    assert during >= 10
 
 
 async def test_rolled_back_write_transaction_stops_running_here(tmp_path: Path) -> None:
