@@ -133,7 +133,9 @@ export class Taskbar {
       attributes: { "data-window-id": win.id, "data-app": win.appId, tabindex: "-1" },
       children: [
         createAppIcon(win.iconUrl, win.appName, "mp-taskbar-icon"),
-        createElement("span", { className: "mp-taskbar-title" }),
+        // dir="auto" keeps a right-to-left title (or a stray override character in it)
+        // from reordering the badge label after it.
+        createElement("span", { className: "mp-taskbar-title", attributes: { dir: "auto" } }),
         createElement("span", { className: "mp-taskbar-badge", attributes: { "aria-hidden": "true" } }),
         createElement("span", { className: "mp-visually-hidden mp-taskbar-badge-label" }),
       ],

@@ -21,9 +21,14 @@ class Toast {
 
   constructor({ title, body, kind, onOpen, onRemove }) {
     this.#onRemove = onRemove;
-    // Titles and bodies are text written by users and apps, so they go in as textContent.
-    const text = [createElement("span", { className: "mp-toast-title", text: String(title ?? "") })];
-    if (body) text.push(createElement("span", { className: "mp-toast-body", text: String(body) }));
+    // Titles and bodies are text written by users and apps, so they go in as textContent,
+    // each with dir="auto": its own direction, isolated from the other.
+    const text = [
+      createElement("span", { className: "mp-toast-title", text: String(title ?? ""), attributes: { dir: "auto" } }),
+    ];
+    if (body) {
+      text.push(createElement("span", { className: "mp-toast-body", text: String(body), attributes: { dir: "auto" } }));
+    }
     const content = onOpen
       ? createButton({ className: "mp-toast-content mp-toast-open", children: text })
       : createElement("div", { className: "mp-toast-content", children: text });

@@ -210,7 +210,13 @@ export class AppWindow {
 
   #build(src) {
     const titleId = `mp-window-title-${this.id}`;
-    const title = createElement("h2", { className: "mp-window-title", text: this.#title, attributes: { id: titleId } });
+    // A title is often user text, such as a ticket's subject. With dir="auto" its first
+    // strong character sets its direction, and it is isolated from the text around it.
+    const title = createElement("h2", {
+      className: "mp-window-title",
+      text: this.#title,
+      attributes: { id: titleId, dir: "auto" },
+    });
     const minimize = createButton({ className: "mp-window-button mp-window-minimize", label: STRINGS.minimize });
     const maximize = createButton({ className: "mp-window-button mp-window-maximize", label: STRINGS.maximize });
     const close = createButton({ className: "mp-window-button mp-window-close", label: STRINGS.close });

@@ -10,13 +10,16 @@ import pytest
 from playwright.sync_api import FrameLocator, Locator, Page, Route, expect
 
 from portal.models import Role
-from tests.browser.desktop import open_window, title_bar, wait_for_app_page
+from tests.browser.desktop import open_window, taskbar_button, title_bar, wait_for_app_page
 from tests.support import Factory, PortalServer, TenantInfo, UserInfo
 
 pytestmark = pytest.mark.browser
 
 API = "/apps/ticketcloud/api/v1"
 HOSTILE_SUBJECT = '<img src=x onerror="window.__xss=1"><b>Printer</b> on fire'
+# "The printer does not print" in Hebrew.
+RTL_SUBJECT = ("\u05d4\u05de\u05d3\u05e4\u05e1\u05ea \u05dc\u05d0 "
+               "\u05de\u05d3\u05e4\u05d9\u05e1\u05d4")
 STALE_MESSAGE = "Someone else changed this ticket; reloaded with their changes"
 # The internal note's background (--tc-note-bg in windows.css).
 NOTE_BACKGROUND = "rgb(255, 246, 204)"
@@ -189,6 +192,41 @@ def test_hostile_subject_shows_as_text(open_desktop: Callable[..., Page], api: h
     assert frame.locator("img, b").count() == 0
     for win_frame in page.frames:
         assert win_frame.evaluate("() => window.__xss") is None
+
+
+def bidi_of(locator: Locator) -> tuple[str, str]:
+    """Return the computed `direction` and `unicode-bidi` of the element."""
+    found: list[str] = locator.evaluate(
+        "node => [getComputedStyle(node).direction, getComputedStyle(node).unicodeBidi]")
+    return found[0], found[1]
+
+
+def test_right_to_left_subject_isolated(open_desktop: Callable[..., Page], api: httpx.Client,
+                                        agent: UserInfo) -> None:
+    """A Hebrew subject reads right to left in the title bar, the taskbar and the toast,
+    each isolated from the shell's text around it; an English one stays left to right."""
+    hebrew = create_ticket(api, RTL_SUBJECT)
+    english = create_ticket(api, "Printer jams")
+    page = open_desktop(agent)
+    queue = open_queue(page)
+
+    win, _ = open_ticket(page, queue, hebrew["number"])
+    expect(title_bar(win)).to_have_text(f"#{hebrew['number']} {RTL_SUBJECT}")
+    window_id = win.get_attribute("data-window-id")
+    assert window_id is not None
+    title = taskbar_button(page, window_id).locator(".mp-taskbar-title")
+    assert bidi_of(title_bar(win)) == ("rtl", "isolate")
+    assert bidi_of(title) == ("rtl", "isolate")
+
+    assign(api, hebrew, agent)
+    toast = page.locator(".mp-toast")
+    expect(toast.locator(".mp-toast-body")).to_have_text(RTL_SUBJECT)
+    assert bidi_of(toast.locator(".mp-toast-body")) == ("rtl", "isolate")
+    assert bidi_of(toast.locator(".mp-toast-title")) == ("ltr", "isolate")
+
+    win.locator(".mp-window-close").click()
+    win, _ = open_ticket(page, queue, english["number"])
+    assert bidi_of(title_bar(win)) == ("ltr", "isolate")
 
 
 def test_queue_load_more_appends_next_page(open_desktop: Callable[..., Page],
