@@ -13,6 +13,7 @@ export const STRINGS = {
   maximize: "Maximize",
   restore: "Restore",
   close: "Close",
+  windowKeys: "Arrow keys move the window. Shift and the arrow keys resize it.",
   signOut: "Sign out",
   signedInAs: "{user}, {tenant}",
   badgeLabel: "{count} new",

@@ -41,6 +41,14 @@ export class InvalidTransitionError extends Error {
 const RESIZE_EDGES = ["n", "s", "e", "w", "ne", "nw", "se", "sw"];
 
 /** Two title bar presses this close in time (ms) and space (CSS pixels) count as a double click. */
+// How far one arrow key moves a focused title bar's window, or resizes it with Shift.
+const KEY_STEP_PX = 10;
+const ARROW_STEPS = Object.freeze({
+  ArrowLeft: [-1, 0],
+  ArrowRight: [1, 0],
+  ArrowUp: [0, -1],
+  ArrowDown: [0, 1],
+});
 const DOUBLE_PRESS_MS = 450;
 const DOUBLE_PRESS_DISTANCE = 8;
 
@@ -212,10 +220,17 @@ export class AppWindow {
     const titleId = `mp-window-title-${this.id}`;
     // A title is often user text, such as a ticket's subject. With dir="auto" its first
     // strong character sets its direction, and it is isolated from the text around it.
+    const keysId = `mp-window-keys-${this.id}`;
+    // The title is focusable so that the arrow keys can move and resize the window.
     const title = createElement("h2", {
       className: "mp-window-title",
       text: this.#title,
-      attributes: { id: titleId, dir: "auto" },
+      attributes: { id: titleId, dir: "auto", tabindex: "0", "aria-describedby": keysId },
+    });
+    const keysHint = createElement("span", {
+      className: "mp-visually-hidden",
+      text: STRINGS.windowKeys,
+      attributes: { id: keysId },
     });
     const minimize = createButton({ className: "mp-window-button mp-window-minimize", label: STRINGS.minimize });
     const maximize = createButton({ className: "mp-window-button mp-window-maximize", label: STRINGS.maximize });
@@ -225,6 +240,7 @@ export class AppWindow {
       children: [
         createAppIcon(this.iconUrl, this.appName, "mp-window-icon"),
         title,
+        keysHint,
         createElement("div", { className: "mp-window-controls", children: [minimize, maximize, close] }),
       ],
     });
@@ -234,7 +250,6 @@ export class AppWindow {
     iframe.src = src;
     const body = createElement("div", { className: "mp-window-body", children: [iframe] });
 
-    // TODO: move and resize from the keyboard. Keyboard users can now only maximize and restore.
     const handles = RESIZE_EDGES.map((edge) =>
       createElement("div", { className: `mp-resize mp-resize-${edge}`, attributes: { "data-edge": edge, "aria-hidden": "true" } }),
     );
@@ -256,7 +271,7 @@ export class AppWindow {
 
   #listen() {
     const signal = this.#abort.signal;
-    const { root, titlebar, minimize, maximize, close, handles } = this.#elements;
+    const { root, titlebar, title, minimize, maximize, close, handles } = this.#elements;
 
     // Capture phase, so that the window is raised before any handler inside runs.
     root.addEventListener("pointerdown", () => this.#dispatch("window-activate", {}), { signal, capture: true });
@@ -265,6 +280,7 @@ export class AppWindow {
     close.addEventListener("click", () => this.close(), { signal });
     this.iframe.addEventListener("load", () => this.#watchFramePointer(), { signal });
     titlebar.addEventListener("pointerdown", (event) => this.#onTitlebarPointerdown(event), { signal });
+    title.addEventListener("keydown", (event) => this.#onTitleKeydown(event), { signal });
     for (const handle of handles) {
       handle.addEventListener("pointerdown", (event) => this.#startGesture(event, "resize", handle), { signal });
     }
@@ -283,6 +299,25 @@ export class AppWindow {
       });
     } catch (error) {
       if (error.name !== "SecurityError") throw error;
+    }
+  }
+
+  /**
+   * Moves the window by KEY_STEP_PX per arrow key while its title has focus, or resizes
+   * it with Shift held. Only a normal (restored) window moves. The area's bounds and the
+   * minimum size apply as for a drag.
+   */
+  #onTitleKeydown(event) {
+    const step = ARROW_STEPS[event.key];
+    if (!step || event.altKey || event.ctrlKey || event.metaKey) return;
+    event.preventDefault();
+    if (this.#state !== WindowState.NORMAL) return;
+    const [dx, dy] = step.map((sign) => sign * KEY_STEP_PX);
+    const geometry = this.geometry;
+    if (event.shiftKey) {
+      this.setGeometry({ ...geometry, width: geometry.width + dx, height: geometry.height + dy });
+    } else {
+      this.setGeometry({ ...geometry, x: geometry.x + dx, y: geometry.y + dy });
     }
   }
 

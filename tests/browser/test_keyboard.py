@@ -1,13 +1,26 @@
-"""Keyboard use of the desktop: window cycling and the launcher menu."""
+"""Keyboard use of the desktop: window cycling, moving and resizing windows, and the
+launcher menu."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Response, expect
 
-from tests.browser.desktop import launcher_item, open_window, wait_for_app_page, windows, z_index
+from tests.browser.desktop import (
+    box,
+    is_layout_put,
+    launcher_item,
+    move_window_to,
+    open_window,
+    saved_layout,
+    title_bar,
+    wait_for_app_page,
+    windows,
+    z_index,
+)
 from tests.support import UserInfo
 
 pytestmark = pytest.mark.browser
@@ -150,3 +163,60 @@ def test_launcher_highlights_one_item(open_desktop: Callable[..., Page],
     expect(items.first).to_be_focused()
     expect(items.first).to_have_css("background-color", HIGHLIGHT)
     expect(items.last).not_to_have_css("background-color", HIGHLIGHT)
+
+
+def test_arrow_keys_move_and_resize_window(open_desktop: Callable[..., Page],
+                                           hello_admin: UserInfo) -> None:
+    """With its title focused, arrow keys move a window by 10 px, and Shift with them
+    resizes it. The new geometry is saved and comes back after a reload."""
+    page = open_desktop(hello_admin)
+    hello = open_window(page)
+    wait_for_app_page(page, hello, "#greeting")
+    move_window_to(page, hello, 200, 150)
+    start = box(hello)
+    title = title_bar(hello)
+    title.focus()
+    expect(hello).to_have_attribute("data-focused", "")
+
+    for key in ("ArrowRight", "ArrowRight", "ArrowRight", "ArrowDown", "ArrowLeft"):
+        title.press(key)
+    moved = box(hello)
+    assert (moved.x, moved.y) == (start.x + 20, start.y + 10)
+    assert (moved.width, moved.height) == (start.width, start.height)
+
+    def has_final_geometry(response: Response) -> bool:
+        if not is_layout_put(response):
+            return False
+        saved: dict[str, Any] = saved_layout(response)["windows"][0]
+        return (saved["width"], saved["height"]) == (start.width + 20, start.height - 10)
+
+    with page.expect_response(has_final_geometry):
+        for key in ("Shift+ArrowRight", "Shift+ArrowRight", "Shift+ArrowUp"):
+            title.press(key)
+    resized = box(hello)
+    assert (resized.x, resized.y) == (moved.x, moved.y)
+    assert (resized.width, resized.height) == (start.width + 20, start.height - 10)
+
+    page.reload()
+    restored = page.locator(".mp-window")
+    expect(restored).to_have_count(1)
+    expect(page.locator(".mp-connection")).to_have_attribute("data-status", "open")
+    assert box(restored) == resized
+
+
+def test_arrow_keys_leave_maximized_window(open_desktop: Callable[..., Page],
+                                           hello_admin: UserInfo) -> None:
+    """A maximized window fills the desktop, so the arrow keys do not move it."""
+    page = open_desktop(hello_admin)
+    hello = open_window(page)
+    wait_for_app_page(page, hello, "#greeting")
+    hello.get_by_role("button", name="Maximize").click()
+    expect(hello).to_have_attribute("data-state", "maximized")
+    before = box(hello)
+
+    title_bar(hello).focus()
+    for key in ("ArrowRight", "Shift+ArrowDown"):
+        title_bar(hello).press(key)
+
+    assert box(hello) == before
+    expect(hello).to_have_attribute("data-state", "maximized")
