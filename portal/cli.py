@@ -10,12 +10,14 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
+from portal.auth.api_tokens import access_token, do_revoke_api_token, list_tenant_tokens
 from portal.auth.passwords import hash_password
 from portal.auth.sessions import do_delete_user_sessions, do_issue_api_token
 from portal.auth.signin import do_clear_failures
-from portal.errors import PortalError
+from portal.errors import NotFound, PortalError
 from portal.mail import inbound_cli
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.registry import installations
@@ -67,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--tenant", required=True)
     token.add_argument("--email", required=True)
     token.add_argument("--name", default="cli", help="label to recognise the token by")
+
+    token_list = commands.add_parser("list-tokens",
+                                     help="list a workspace's API tokens, newest first")
+    token_list.add_argument("--tenant", required=True)
+    token_list.add_argument("--email", help="list only this user's tokens")
+
+    revoke = commands.add_parser("revoke-token", help="revoke an API token")
+    revoke.add_argument("--tenant", required=True)
+    revoke.add_argument("--id", required=True, type=int, help="the token's id from list-tokens")
 
     apps = commands.add_parser("apps", help="list, install or uninstall apps")
     app_commands = apps.add_subparsers(dest="apps_command", required=True, metavar="ACTION")
@@ -190,6 +201,43 @@ async def _issue_token(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _list_tokens(services: Services, args: argparse.Namespace) -> int:
+    async with services.db.read() as session:
+        tenant = await get_tenant_by_slug(session, args.tenant)
+        assert tenant.id is not None
+        rows = await list_tenant_tokens(session, tenant_id=tenant.id)
+        if args.email:
+            user = await _user(session, args.tenant, args.email)
+            rows = [(token, owner) for token, owner in rows if owner.id == user.id]
+    print(f"{'ID':<8} {'CREATED':<20} {'LAST USED':<20} {'REVOKED':<20} {'EMAIL':<30} NAME")
+    for token, owner in rows:
+        print(f"{token.id:<8} {_minute(token.created_at):<20} {_minute(token.last_used_at):<20} "
+              f"{_minute(token.revoked_at):<20} {owner.email:<30} {token.name}")
+    return 0
+
+
+def _minute(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+async def _revoke_token(services: Services, args: argparse.Namespace) -> int:
+    async with services.db.transaction() as session:
+        tenant = await get_tenant_by_slug(session, args.tenant)
+        assert tenant.id is not None
+        try:
+            row = await access_token(session, args.id, tenant_id=tenant.id)
+        except NotFound:
+            raise NotFound(f"No API token with id {args.id} in workspace {args.tenant!r}; run "
+                           "list-tokens to find the id.") from None
+        already = row.revoked_at is not None
+        await do_revoke_api_token(session, row, revoked_by=None)
+    if already:
+        print(f"API token {args.id} ({row.name!r}) was already revoked.")
+    else:
+        print(f"Revoked API token {args.id} ({row.name!r}).")
+    return 0
+
+
 async def _apps(services: Services, args: argparse.Namespace) -> int:
     registry = services.registry
     if args.apps_command == "list":
@@ -245,6 +293,8 @@ _COMMANDS = {
     "create-user": _create_user,
     "reset-password": _reset_password,
     "issue-token": _issue_token,
+    "list-tokens": _list_tokens,
+    "revoke-token": _revoke_token,
     "apps": _apps,
     "mail": _mail,
     "sync": _sync,

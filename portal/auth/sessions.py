@@ -66,12 +66,23 @@ async def load_session_principal(session: AsyncSession, cookie_value: str) -> Pr
 
 
 async def load_token_principal(session: AsyncSession, token: str) -> Principal | None:
+    row = await load_api_token(session, token)
+    return None if row is None else await token_principal(session, row)
+
+
+async def load_api_token(session: AsyncSession, token: str) -> ApiToken | None:
+    """Return the stored row of a live API token, or None for unknown or revoked."""
     if not token.startswith(API_TOKEN_PREFIX) or len(token) > 128:
         return None
     statement = select(ApiToken).where(ApiToken.token_hash == digest(token))
     row = (await session.exec(statement)).first()
     if row is None or row.revoked_at is not None:
         return None
+    return row
+
+
+async def token_principal(session: AsyncSession, row: ApiToken) -> Principal | None:
+    """Return the principal an API token acts as, or None when its user is disabled."""
     return await _principal(session, row.user_id, via="token")
 
 
@@ -86,12 +97,23 @@ async def do_delete_user_sessions(session: AsyncSession, user_id: int) -> None:
 
 async def do_issue_api_token(session: AsyncSession, user: User, *, name: str) -> str:
     """Store a new API token for `user` and return it; it is shown once, never stored."""
+    _row, token = await do_add_api_token(session, user, name=name)
+    return token
+
+
+async def do_add_api_token(session: AsyncSession, user: User, *,
+                           name: str) -> tuple[ApiToken, str]:
+    """Store a new API token for `user` and return its row and its secret, which is shown
+    once and never stored."""
     assert user.id is not None
     token = API_TOKEN_PREFIX + new_secret()
-    session.add(ApiToken(tenant_id=user.tenant_id, user_id=user.id, name=name[:100],
-                         token_hash=digest(token)))
-    logger.info("Issued API token %r for user %s of tenant %s", name, user.id, user.tenant_id)
-    return token
+    row = ApiToken(tenant_id=user.tenant_id, user_id=user.id, name=name[:100],
+                   token_hash=digest(token))
+    session.add(row)
+    await session.flush()
+    logger.info("Issued API token %s (%r) for user %s of tenant %s", row.id, row.name,
+                user.id, user.tenant_id)
+    return row, token
 
 
 async def _principal(

@@ -25,6 +25,7 @@ from portal.web import (
     desktop_routes,
     mail_routes,
     sync_routes,
+    token_routes,
     websocket,
 )
 from portal.web.app_gate import app_mounts
@@ -73,6 +74,7 @@ def create_app(
         *auth_routes.routes,
         *desktop_routes.routes,
         *admin_routes.routes,
+        *token_routes.routes,
         *mail_routes.routes,
         *sync_routes.routes,
         *websocket.routes,

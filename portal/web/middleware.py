@@ -16,13 +16,16 @@ from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.auth.api_tokens import record_token_use, token_use_due
 from portal.auth.sessions import (
     SESSION_COOKIE,
     Principal,
+    load_api_token,
     load_session_principal,
-    load_token_principal,
+    token_principal,
 )
 from portal.auth.tokens import new_secret, same
+from portal.db import utcnow
 from portal.errors import Forbidden
 from portal.sdk import SCOPE_CSRF, SCOPE_PRINCIPAL, SCOPE_TENANT
 from portal.services import Services
@@ -65,13 +68,25 @@ class AuthMiddleware:
 
     async def _principal(self, headers: Headers) -> Principal | None:
         authorization = headers.get("authorization", "")
+        if authorization.lower().startswith("bearer "):
+            return await self._token_principal(authorization[7:].strip())
+        cookie = read_cookies(headers).get(SESSION_COOKIE)
+        if not cookie:
+            return None
         async with self.services.db.read() as session:
-            if authorization.lower().startswith("bearer "):
-                return await load_token_principal(session, authorization[7:].strip())
-            cookie = read_cookies(headers).get(SESSION_COOKIE)
-            if cookie:
-                return await load_session_principal(session, cookie)
-        return None
+            return await load_session_principal(session, cookie)
+
+    async def _token_principal(self, token: str) -> Principal | None:
+        async with self.services.db.read() as session:
+            row = await load_api_token(session, token)
+            principal = None if row is None else await token_principal(session, row)
+        # Only a request that finds the stored last use older than the interval writes,
+        # after the read session is closed, so most token requests stay read-only.
+        if row is not None and principal is not None and token_use_due(row.last_used_at,
+                                                                       utcnow()):
+            assert row.id is not None
+            await record_token_use(self.services.db, row.id)
+        return principal
 
 
 class CsrfMiddleware:

@@ -256,6 +256,75 @@ def test_issue_token_works(server: PortalServer, factory: Factory) -> None:
                            user_id=user.id) == [("backup script",)]
 
 
+def test_list_tokens(server: PortalServer, factory: Factory) -> None:
+    tenant = factory.tenant()
+    holder = factory.user(tenant)
+    other = factory.user(tenant)
+    factory.api_token(holder)
+    factory.api_token(other)
+    factory.api_token(factory.user(factory.tenant()))
+
+    everyone = run_on(server, "list-tokens", "--tenant", tenant.slug)
+    one_user = run_on(server, "list-tokens", "--tenant", tenant.slug, "--email", holder.email)
+
+    assert everyone.returncode == 0, everyone.stderr
+    rows = everyone.stdout.splitlines()[1:]
+    assert len(rows) == 2
+    assert {row.split()[-2] for row in rows} == {holder.email, other.email}
+    assert one_user.returncode == 0, one_user.stderr
+    [row] = one_user.stdout.splitlines()[1:]
+    assert holder.email in row
+    assert API_TOKEN_PREFIX not in everyone.stdout
+
+
+def test_list_tokens_unknown_names(server: PortalServer, factory: Factory) -> None:
+    tenant = factory.tenant()
+
+    no_tenant = run_on(server, "list-tokens", "--tenant", new_slug())
+    no_user = run_on(server, "list-tokens", "--tenant", tenant.slug, "--email",
+                     "nobody@example.com")
+
+    assert no_tenant.returncode == 1
+    assert "error:" in no_tenant.stderr
+    assert no_user.returncode == 1
+    assert "error: No user with email 'nobody@example.com'" in no_user.stderr
+
+
+def test_revoke_token_works(server: PortalServer, factory: Factory) -> None:
+    user = factory.user(factory.tenant())
+    token = factory.api_token(user)
+    [(token_id,)] = factory.execute("SELECT id FROM portal_api_token WHERE user_id = :user_id",
+                                    user_id=user.id)
+    headers = {"authorization": f"Bearer {token}"}
+    before = httpx.get(server.base_url + "/api/desktop/layout", headers=headers)
+
+    revoked = run_on(server, "revoke-token", "--tenant", user.tenant.slug, "--id", str(token_id))
+    again = run_on(server, "revoke-token", "--tenant", user.tenant.slug, "--id", str(token_id))
+    after = httpx.get(server.base_url + "/api/desktop/layout", headers=headers)
+
+    assert before.status_code == 200
+    assert revoked.returncode == 0, revoked.stderr
+    assert f"Revoked API token {token_id}" in revoked.stdout
+    assert again.returncode == 0, again.stderr
+    assert "already revoked" in again.stdout
+    assert after.status_code == 401
+
+
+def test_revoke_token_other_tenant(server: PortalServer, factory: Factory) -> None:
+    user = factory.user(factory.tenant())
+    factory.api_token(user)
+    [(token_id,)] = factory.execute("SELECT id FROM portal_api_token WHERE user_id = :user_id",
+                                    user_id=user.id)
+    other = factory.tenant()
+
+    result = run_on(server, "revoke-token", "--tenant", other.slug, "--id", str(token_id))
+
+    assert result.returncode == 1
+    assert f"error: No API token with id {token_id} in workspace {other.slug!r}" in result.stderr
+    assert factory.execute("SELECT revoked_at FROM portal_api_token WHERE id = :id",
+                           id=token_id) == [(None,)]
+
+
 def test_apps_install_uninstall(server: PortalServer, factory: Factory) -> None:
     tenant = factory.tenant()
     user = factory.user(tenant)
