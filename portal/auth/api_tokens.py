@@ -21,8 +21,8 @@ logger = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 100
 MAX_ACTIVE_TOKENS = 20
-# A token's last use is written at most once per interval, so that a busy script does
-# not turn each of its requests into a database write.
+# A token's last use is written only when the stored one is older than this (checked by
+# `token_use_due` and again by the UPDATE), so a busy script's requests stay read-only.
 LAST_USE_INTERVAL = timedelta(minutes=5)
 
 

@@ -204,7 +204,7 @@ def bidi_of(locator: Locator) -> tuple[str, str]:
 def test_right_to_left_subject_isolated(open_desktop: Callable[..., Page], api: httpx.Client,
                                         agent: UserInfo) -> None:
     """A Hebrew subject reads right to left in the title bar, the taskbar and the toast,
-    each isolated from the shell's text around it; an English one stays left to right."""
+    each isolated from the shell's text around it. An English one stays left to right."""
     hebrew = create_ticket(api, RTL_SUBJECT)
     english = create_ticket(api, "Printer jams")
     page = open_desktop(agent)

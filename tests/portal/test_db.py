@@ -126,7 +126,7 @@ def _record_threads(db: Database) -> list[int]:
 
 
 async def test_write_transaction_runs_statements_on_the_loop_thread(tmp_path: Path) -> None:
-    """Under the write lock a statement runs on the calling thread; reads outside a write
+    """Under the write lock a statement runs on the calling thread. Reads outside a write
     transaction, and statements after it committed, go to the database thread."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'threads.sqlite3'}")
     threads = _record_threads(db)
@@ -216,7 +216,7 @@ async def test_rolled_back_write_transaction_stops_running_here(tmp_path: Path) 
     assert threads[1] != loop_thread
 
 
-async def test_statement_waits_for_one_still_on_the_database_thread(db: Database) -> None:
+async def test_busy_thread_keeps_statements_there(db: Database) -> None:
     """While the database thread still runs a statement of the connection (its caller was
     cancelled), the next statement does not run beside it on the loop thread."""
     async with db.transaction() as session:
