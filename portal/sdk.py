@@ -32,6 +32,9 @@ reaches into other portal modules, so this file is the whole contract:
   `RateLimit` in the database, so the limit holds across every portal process, and
   returns a `RateLimitResult` (allowed, or the seconds to wait).
 - `find_users(session, tenant_id, ...)`: looks up the workspace's users as `UserRecord`s.
+- `cached_config(session, tenant_id, key, load)`: a value of the workspace's
+  configuration from the per-process cache, loaded again only after the workspace's
+  configuration version changed (database triggers change it; see docs/apps.md).
 - `AppContext.stage_sync(session, tenant_id=..., stream=..., payload=...)`: on a child
   installation, stages an XML element for the master in the transaction; returns the
   item id, or None when no master is configured. `AppContext.replace_sync(session,
@@ -70,16 +73,17 @@ from starlette.routing import BaseRoute
 
 from portal import leases
 from portal.auth.sessions import Principal
-from portal.db import Database, UTCDateTime, after_commit, get_kept, utcnow
+from portal.config_cache import cached as cached_config
+from portal.db import Database, UTCDateTime, after_commit, utcnow
 from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, PortalError
 from portal.events.bus import EventBus
 from portal.events.log import stage_event, stage_events
 from portal.events.model import Audience, Event, EventDraft, Notification
 from portal.mail.compose import MailAddress, OutgoingAttachment, OutgoingMail
 from portal.mail.inbound_addresses import do_set_mail_addresses, list_mail_addresses
-from portal.mail.outbox import MailDelivery, MailGateway, QueuedMail, deliveries
+from portal.mail.outbox import MailDelivery, MailGateway, QueuedMail, deliveries, mail_profile
 from portal.mail.parse import Address, Bounce, BounceRecipient, MailAttachment, ParsedMail
-from portal.models import Role, Tenant, User
+from portal.models import Role, User
 from portal.rate_limits import RateLimit, RateLimiter, RateLimitResult
 from portal.registry.manifest import Manifest
 from portal.sync.items import BackfillBatch, SyncItem, SyncRejected
@@ -97,9 +101,9 @@ __all__ = [
     "SyncItem", "SyncRejected",
     "SyncState",
     "UTCDateTime", "UserRecord", "XmlRejected", "access_row", "after_commit",
-    "app_context", "check_valid", "csrf_token", "do_set_mail_addresses", "find_users",
-    "list_mail_addresses", "parse_untrusted_xml", "principal", "require_role", "tenant_id",
-    "utcnow", "workspace_name",
+    "app_context", "cached_config", "check_valid", "csrf_token", "do_set_mail_addresses",
+    "find_users", "list_mail_addresses", "parse_untrusted_xml", "principal", "require_role",
+    "tenant_id", "utcnow", "workspace_name",
 ]
 
 # The shell's SDK module for app windows: `<script type="module">import { portal } from
@@ -437,7 +441,7 @@ def _users_statement(by_ids: bool, by_emails: bool,
 async def workspace_name(session: AsyncSession, tenant_id: int) -> str:
     """Return the display name of the tenant's workspace, for mail and other text that
     leaves the portal; raises NotFound for an unknown tenant."""
-    tenant = await get_kept(session, Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound(f"Workspace {tenant_id} not found.", field="tenant_id")
-    return tenant.name
+    try:
+        return (await mail_profile(session, tenant_id)).name
+    except InvalidInput as error:
+        raise NotFound(f"Workspace {tenant_id} not found.", field="tenant_id") from error

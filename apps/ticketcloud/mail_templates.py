@@ -33,7 +33,7 @@ from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import InvalidInput, NotFound, utcnow
+from portal.sdk import InvalidInput, NotFound, cached_config, utcnow
 from ticketcloud.models import MailTemplate, MailTemplateKind
 
 logger = logging.getLogger(__name__)
@@ -219,14 +219,26 @@ async def render_mail(session: AsyncSession, tenant_id: int, kind: MailTemplateK
     """Render the tenant's mail of `kind`, or the default when the tenant has none or
     its template fails on these values."""
     complete = {name: values.get(name, "") for name in VARIABLES}
-    row = await load_template(session, tenant_id, kind)
-    if row is not None:
+    templates = await _templates_of(session, tenant_id, kind)
+    if templates is not None:
         try:
-            return render(TemplateSet(row.subject, row.text, row.html), complete)
+            return render(templates, complete)
         except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as error:
             logger.warning("Mail template %s of tenant %s failed (%s: %s); using the "
                            "default", kind.value, tenant_id, type(error).__name__, error)
     return render(DEFAULTS[kind], complete)
+
+
+async def _templates_of(session: AsyncSession, tenant_id: int,
+                        kind: MailTemplateKind) -> TemplateSet | None:
+    """Return the tenant's own templates of `kind`, or None for the defaults, from the
+    configuration cache while the tenant's templates did not change."""
+
+    async def load(session: AsyncSession, tenant_id: int) -> TemplateSet | None:
+        row = await load_template(session, tenant_id, kind)
+        return TemplateSet(row.subject, row.text, row.html) if row is not None else None
+
+    return await cached_config(session, tenant_id, f"ticketcloud.template:{kind.value}", load)
 
 
 def template_view(kind: MailTemplateKind, row: MailTemplate | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import InvalidInput, NotFound, access_row, utcnow
+from portal.sdk import InvalidInput, NotFound, access_row, cached_config, utcnow
 from ticketcloud.categories import access_category
 from ticketcloud.checks import check_id
 from ticketcloud.models import Rule
@@ -41,9 +41,14 @@ async def list_rules(session: AsyncSession, tenant_id: int) -> list[Rule]:
     return list((await session.exec(_RULES, params={"tenant_id": tenant_id})).all())
 
 
-async def load_rules(session: AsyncSession, tenant_id: int) -> list[RuleDefinition]:
-    """Return the tenant's enabled rules in order for `rules.evaluate`. A stored rule that
-    no longer validates is left out and logged."""
+async def load_rules(session: AsyncSession, tenant_id: int) -> tuple[RuleDefinition, ...]:
+    """Return the tenant's enabled rules in order for `rules.evaluate`, from the
+    configuration cache while the tenant's rules did not change. A stored rule that no
+    longer validates is left out and logged when the rules are loaded."""
+    return await cached_config(session, tenant_id, "ticketcloud.rules", _load_rules)
+
+
+async def _load_rules(session: AsyncSession, tenant_id: int) -> tuple[RuleDefinition, ...]:
     definitions = []
     for rule in await list_rules(session, tenant_id):
         if not rule.enabled:
@@ -53,7 +58,7 @@ async def load_rules(session: AsyncSession, tenant_id: int) -> list[RuleDefiniti
         except InvalidInput as error:
             logger.error("Rule %s of tenant %s is invalid and was skipped: %s", rule.id,
                          tenant_id, error.message)
-    return definitions
+    return tuple(definitions)
 
 
 async def access_rule(session: AsyncSession, tenant_id: int, rule_id: object) -> Rule:

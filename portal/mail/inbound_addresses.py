@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from portal.config_cache import cached
 from portal.errors import Conflict, InvalidInput
 from portal.mail.inbound_models import MAX_ADDRESS, MailRoute
 
@@ -75,9 +76,14 @@ _ADDRESSES = select(MailRoute.address).where(MailRoute.tenant_id == bindparam("t
 
 
 async def list_mail_addresses(session: AsyncSession, tenant_id: int, app_id: str) -> list[str]:
-    """Return the addresses that deliver mail to `app_id` for the tenant, sorted."""
-    return sorted((await session.exec(_ADDRESSES, params={"tenant_id": tenant_id,
-                                                          "app_id": app_id})).all())
+    """Return the addresses that deliver mail to `app_id` for the tenant, sorted. They
+    come from the configuration cache while the tenant's routes did not change."""
+
+    async def load(session: AsyncSession, tenant_id: int) -> tuple[str, ...]:
+        return tuple(sorted((await session.exec(
+            _ADDRESSES, params={"tenant_id": tenant_id, "app_id": app_id})).all()))
+
+    return list(await cached(session, tenant_id, f"portal.mail.addresses:{app_id}", load))
 
 
 async def find_route(session: AsyncSession, address: str) -> MailRoute | None:

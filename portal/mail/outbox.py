@@ -40,6 +40,7 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from portal.config_cache import cached
 from portal.db import UTCDateTime, after_commit, get_kept, utcnow
 from portal.errors import InvalidInput
 from portal.mail.compose import (
@@ -158,6 +159,34 @@ class MailDelivery:
     sent_at: datetime | None
 
 
+@dataclass(frozen=True)
+class MailProfile:
+    """What mail needs of a workspace: its slug and name, the From of its mail settings
+    and its own relay, if any."""
+
+    slug: str
+    name: str
+    from_address: str | None
+    from_name: str | None
+    relay: RelayConfig | None
+
+
+async def mail_profile(session: AsyncSession, tenant_id: int) -> MailProfile:
+    """Return the workspace's MailProfile, from the configuration cache while neither the
+    workspace nor its mail settings changed. Raises InvalidInput for an unknown tenant."""
+    return await cached(session, tenant_id, "portal.mail.profile", _load_profile)
+
+
+async def _load_profile(session: AsyncSession, tenant_id: int) -> MailProfile:
+    settings = await load_mail_settings(session, tenant_id)
+    tenant = await get_kept(session, Tenant, tenant_id)
+    if tenant is None:
+        raise InvalidInput(f"Tenant {tenant_id} not found; mail needs a workspace.",
+                           field="tenant_id")
+    return MailProfile(slug=tenant.slug, name=tenant.name, from_address=settings.from_address,
+                       from_name=settings.from_name, relay=settings.relay())
+
+
 class MailGateway:
     """The portal's outbound mail: stages messages and wakes the delivery worker.
 
@@ -180,24 +209,22 @@ class MailGateway:
     async def sender(self, session: AsyncSession, tenant_id: int) -> MailAddress:
         """Return the tenant's From: its settings' address and name, or
         `<workspace>@<default domain>` and the workspace name."""
-        settings = await load_mail_settings(session, tenant_id)
-        tenant = await get_kept(session, Tenant, tenant_id)
-        if tenant is None:
-            raise InvalidInput(f"Tenant {tenant_id} not found; mail needs a workspace.",
-                               field="tenant_id")
-        address = settings.from_address or f"{tenant.slug}@{self.default_domain}"
-        return MailAddress(email=address, name=settings.from_name or tenant.name)
+        return self._sender(await mail_profile(session, tenant_id))
+
+    def _sender(self, profile: MailProfile) -> MailAddress:
+        return MailAddress(email=profile.from_address or f"{profile.slug}@{self.default_domain}",
+                           name=profile.from_name or profile.name)
 
     async def relay_for(self, session: AsyncSession, tenant_id: int) -> RelayConfig | None:
-        settings = await load_mail_settings(session, tenant_id)
-        return settings.relay() or self.default_relay
+        return (await mail_profile(session, tenant_id)).relay or self.default_relay
 
     async def stage(self, session: AsyncSession, *, tenant_id: int, app_id: str,
                     mail: OutgoingMail) -> QueuedMail:
         """Compose `mail` and add it to the outbox in `session`'s transaction; a rollback
         drops it. The delivery worker is woken after the commit."""
         check_mail(mail)
-        sender = await self.sender(session, tenant_id)
+        profile = await mail_profile(session, tenant_id)
+        sender = self._sender(profile)
         if mail.from_name is not None:
             sender = MailAddress(email=sender.email, name=mail.from_name)
         domain = sender.email.rpartition("@")[2]
@@ -213,7 +240,7 @@ class MailGateway:
             "last_error": None, "lease_owner": None, "lease_expires_at": None,
             "created_at": now, "sent_at": None,
         }
-        if await self.relay_for(session, tenant_id) is None:
+        if (profile.relay or self.default_relay) is None:
             # Nothing can send it now, so it is stored as the delivery worker would leave
             # it, without waking the worker for a pass that cannot send either.
             row.update(status=OutboxStatus.NO_RELAY.value, last_error=NO_RELAY_ERROR,

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import InvalidInput, NotFound, access_row, utcnow
+from portal.sdk import InvalidInput, NotFound, access_row, cached_config, utcnow
 from ticketcloud.categories import access_category
 from ticketcloud.checks import EMAIL_PATTERN, check_id, check_label
 from ticketcloud.models import Priority, SlaPolicy, TargetKind, Ticket
@@ -168,6 +168,20 @@ _POLICIES = (select(SlaPolicy).where(SlaPolicy.tenant_id == bindparam("tenant_id
 async def list_policies(session: AsyncSession, tenant_id: int) -> list[SlaPolicy]:
     """Return the tenant's policies in evaluation order."""
     return list((await session.exec(_POLICIES, params={"tenant_id": tenant_id})).all())
+
+
+async def policies_to_match(session: AsyncSession, tenant_id: int) -> tuple[SlaPolicy, ...]:
+    """Return the tenant's policies in evaluation order for matching tickets, from the
+    configuration cache while the tenant's policies did not change.
+
+    They are copies that belong to no session and are shared by every transaction of
+    this process: read them, never change them or add them to a session."""
+    return await cached_config(session, tenant_id, "ticketcloud.sla_policies", _copies)
+
+
+async def _copies(session: AsyncSession, tenant_id: int) -> tuple[SlaPolicy, ...]:
+    return tuple(SlaPolicy.model_validate(policy.model_dump())
+                 for policy in await list_policies(session, tenant_id))
 
 
 async def access_policy(session: AsyncSession, tenant_id: int, policy_id: object) -> SlaPolicy:

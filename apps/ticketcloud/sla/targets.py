@@ -66,7 +66,12 @@ from ticketcloud.models import (
 )
 from ticketcloud.sla.business_time import add_business_seconds, business_seconds_between
 from ticketcloud.sla.calendars import BusinessCalendar, business_calendar
-from ticketcloud.sla.policies import PolicyFacts, first_match, list_policies, target_minutes
+from ticketcloud.sla.policies import (
+    PolicyFacts,
+    first_match,
+    policies_to_match,
+    target_minutes,
+)
 from ticketcloud.status import Status
 
 logger = logging.getLogger(__name__)
@@ -118,7 +123,7 @@ async def sync_targets(session: AsyncSession, ticket: Ticket, now: datetime, *,
     means the ticket was created in this transaction, so it has no targets to read yet."""
     assert ticket.id is not None
     calendars = _Calendars(session, ticket.tenant_id)
-    policy = first_match(await list_policies(session, ticket.tenant_id),
+    policy = first_match(await policies_to_match(session, ticket.tenant_id),
                          PolicyFacts.of_ticket(ticket))
     if new and policy is None:
         return []
@@ -156,7 +161,7 @@ async def record_message(session: AsyncSession, ticket: Ticket, message: Message
         for target in responses:
             await _complete(target, now, calendars)
     elif not message.from_agent and not responses:
-        policies = await list_policies(session, ticket.tenant_id)
+        policies = await policies_to_match(session, ticket.tenant_id)
         policy = first_match(policies, PolicyFacts.of_ticket(ticket))
         amount = (target_minutes(policy, TargetKind.NEXT_RESPONSE)
                   if policy is not None else None)

@@ -1,0 +1,134 @@
+"""A per-process cache of configuration that each read checks against the database.
+
+Every new ticket reads its workspace's configuration: the sender and relay of its mail,
+its support addresses, its rules, SLA policies and templates. That configuration changes
+rarely, so reading it from the database for every ticket costs more than writing the
+ticket's own rows.
+
+Each table that contains such configuration has triggers that write a new random version
+into its workspace's row of `portal_config_version`, in the
+transaction that changes the table. They fire whatever makes the change: the ORM, a Core
+statement, another portal process, a migration or someone at the database's prompt, so
+no write path can leave a cache stale. The migration portal_0009 adds them to the
+portal's tables and ticketcloud_0016 to TicketCloud's. On PostgreSQL a trigger calls
+`portal_config_changed('<tenant id column>')`, a function that portal_0009 creates; on
+SQLite each trigger runs the upsert itself.
+
+`cached` reads the version row of a workspace, one primary-key lookup, and returns the value
+kept under that same version, or loads it in the caller's transaction and keeps it. The
+version is read before the value is loaded, so a kept value is never older than its
+version: a change committed in between gives the next read a version that no kept value
+has.
+
+Versions are random 64-bit numbers rather than a counter, because a transaction that
+changes configuration and then rolls back may have kept a value under its own version;
+a counter would hand that number to the next change, with other content. A workspace
+without a version row (portal_0009 gives every workspace one, and creating a workspace
+fires its trigger) is loaded on every read and never kept.
+
+Values are kept per database engine, so the databases of several portals in one process
+(as in the tests) never share them. Keep only values that nothing changes: frozen
+dataclasses, tuples and strings, never rows that a session tracks.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import BigInteger, Column, Connection, Engine, bindparam, event, select
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TABLE = "portal_config_version"
+# Values kept per engine; past it the oldest is dropped. A value is a few rows' worth of
+# configuration, so this bounds the cache to a few megabytes.
+MAX_ENTRIES = 4096
+
+
+class ConfigVersion(SQLModel, table=True):
+    """The current version of a workspace's configuration: a random number that
+    triggers replace whenever a configuration row of the workspace changes."""
+
+    __tablename__ = TABLE
+
+    # No foreign key: deleting a workspace fires its trigger, which writes this row.
+    tenant_id: int = Field(sa_column=Column(BigInteger, primary_key=True,
+                                            autoincrement=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+_VERSION = (select(ConfigVersion.version)  # type: ignore[call-overload]
+            .where(ConfigVersion.tenant_id == bindparam("tenant_id")))
+
+_caches: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], tuple[int, Any]]] = (
+    weakref.WeakKeyDictionary())
+# In a connection's `info`: the versions read in its current transaction, by tenant.
+_READ = "portal.config_versions_read"
+
+
+async def cached(session: AsyncSession, tenant_id: int, key: str,
+                 load: Callable[[AsyncSession, int], Awaitable[T]]) -> T:
+    """Return what `load(session, tenant_id)` returns for `key` in the workspace, from
+    the cache while the workspace's configuration has not changed.
+
+    `key` names what `load` reads, including any argument that changes its result, such
+    as "ticketcloud.rules" or "portal.mail.addresses:ticketcloud". `load` runs in the
+    caller's transaction, so inside a transaction that changed configuration it reads
+    the change.
+
+    A transaction reads a workspace's version once, until it writes anything: any
+    statement but a SELECT, ROLLBACK TO SAVEPOINT and the end of the transaction forget
+    the versions read (`_forget`), so the next lookup reads the version again."""
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    read: dict[int, int] | None = connection.info.get(_READ)
+    version = read.get(tenant_id) if read is not None else None
+    if version is None:
+        version = (await (await session.connection()).execute(
+            _VERSION, {"tenant_id": tenant_id})).scalar_one_or_none()
+        if version is None:
+            return await load(session, tenant_id)
+        if read is None:
+            read = connection.info[_READ] = {}
+        read[tenant_id] = version
+    entries = _caches.get(connection.engine)
+    if entries is None:
+        entries = _caches[connection.engine] = {}
+        _watch(connection.engine)
+    entry = entries.get((tenant_id, key))
+    if entry is not None and entry[0] == version:
+        value: T = entry[1]
+        return value
+    value = await load(session, tenant_id)
+    logger.debug("Loaded %s of tenant %s for the configuration cache", key, tenant_id)
+    if len(entries) >= MAX_ENTRIES and (tenant_id, key) not in entries:
+        del entries[next(iter(entries))]
+    entries[(tenant_id, key)] = (version, value)
+    return value
+
+
+def _watch(engine: Engine) -> None:
+    """Make the engine's connections forget the versions they read whenever their
+    transaction may have changed configuration or ended."""
+    event.listen(engine, "after_cursor_execute", _after_execute)
+    for name in ("commit", "rollback", "rollback_savepoint"):
+        event.listen(engine, name, _forget)
+
+
+def _after_execute(connection: Connection, _cursor: object, statement: str, *_args: object,
+                   ) -> None:
+    if not statement.startswith("SELECT"):
+        _forget(connection)
+
+
+def _forget(connection: Connection, *_args: object) -> None:
+    read = connection.info.get(_READ)
+    if read:
+        read.clear()
