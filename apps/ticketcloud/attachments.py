@@ -75,6 +75,8 @@ async def do_store_attachments(
     a failed request leaves no file behind.
     """
     assert message.id is not None
+    if not uploads:
+        return []
     folder = context.app_data_dir(message.tenant_id)
     rows = []
     for upload in uploads:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import NotFound, access_row, find_users
+from portal.sdk import NotFound, access_row, find_users, utcnow
 from ticketcloud.models import MAX_HISTORY_VALUE, Category, HistoryEntry, Team, Ticket
 
 _PENDING_KEY = "ticketcloud.pending_history"
-_TAKEN_KEY = "ticketcloud.taken_history"
+_WRITTEN_KEY = "ticketcloud.written_history"
 
 # Ticket attributes whose changes are recorded, by the field name history entries use.
 FIELDS = {"status": "status", "priority": "priority", "category": "category_id",
@@ -45,70 +46,68 @@ async def record_change(
     session: AsyncSession, ticket: Ticket, *, field: str, old: object, new: object,
     actor_user_id: int | None = None, rule_id: int | None = None,
     rule_name: str | None = None, reason: str = "", new_label: str | None = None,
-) -> HistoryEntry:
+) -> None:
     """Add a history entry for a change of `field` from `old` to `new` (raw values).
     `new_label` is how people read `new` when the caller already knows it, such as the
-    name of the agent it just picked. The ticket may be one the session has yet to
-    insert; the entry is written after it."""
-    entry = HistoryEntry(
-        # None while the ticket waits for its INSERT; `_insert` sets it then.
-        tenant_id=ticket.tenant_id, ticket_id=ticket.id,  # type: ignore[arg-type]
-        actor_user_id=actor_user_id,
-        rule_id=rule_id, rule_name=rule_name, field=field,
-        old_value=_cut(await describe(session, ticket.tenant_id, field, old)),
-        new_value=_cut(new_label if new_label is not None
-                       else await describe(session, ticket.tenant_id, field, new)),
-        reason=_cut(reason) or "",
-    )
-    session.add(entry)
-    pending = session.info.get(_PENDING_KEY)
-    if pending is None:
-        pending = session.info[_PENDING_KEY] = []
-        event.listen(session.sync_session, "before_flush", _take_pending)
-        event.listen(session.sync_session, "after_flush", _insert_after_flush)
-    pending.append((entry, ticket))
-    return entry
+    name of the agent it just picked.
 
-
-def _take_pending(session: Session, _context: object, _instances: object) -> None:
-    """Write the history entries recorded since the last flush in one executemany INSERT,
-    in the order recorded, and take them out of the unit of work. Entries of a ticket
-    this flush inserts wait for `_insert_after_flush`, when the ticket has its id.
-
-    The unit of work would insert them one statement each, because it reads back every
-    new id and SQLite's RETURNING does not keep the order of a multi-row INSERT. Nothing
-    needs the ids of history entries, so they are not read back; the entries stay
-    readable through `ticket_history` once the flush ran."""
-    pending: list[tuple[HistoryEntry, Ticket]] = session.info.get(_PENDING_KEY, [])
-    taken = [(entry, ticket) for entry, ticket in pending if entry in session.new]
-    pending.clear()
-    for entry, _ticket in taken:
-        session.expunge(entry)
-    if any(ticket.id is None for _entry, ticket in taken):
-        session.info[_TAKEN_KEY] = taken
+    The entry of a stored ticket is written at once. A ticket that the session has yet
+    to insert has no id, so its entries wait for the flush that inserts it and are then
+    written in one INSERT (`_insert_after_flush`). Entries are written with Core, not
+    as ORM objects: nothing reads their ids back, and the unit of work would insert them
+    one by one to read every id."""
+    values: dict[str, Any] = {
+        "tenant_id": ticket.tenant_id, "ticket_id": ticket.id,
+        "actor_user_id": actor_user_id, "rule_id": rule_id, "rule_name": rule_name,
+        "field": field,
+        "old_value": _cut(await describe(session, ticket.tenant_id, field, old)),
+        "new_value": _cut(new_label if new_label is not None
+                          else await describe(session, ticket.tenant_id, field, new)),
+        "reason": _cut(reason) or "", "created_at": utcnow(),
+    }
+    if ticket.id is not None:
+        await (await session.connection()).execute(_INSERT, [values])
     else:
-        _insert(session, taken)
+        session.info.setdefault(_PENDING_KEY, []).append((values, ticket))
 
 
+_INSERT = HistoryEntry.__table__.insert()  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "after_flush")
 def _insert_after_flush(session: Session, _context: object) -> None:
-    _insert(session, session.info.pop(_TAKEN_KEY, []))
-
-
-def _insert(session: Session, taken: list[tuple[HistoryEntry, Ticket]]) -> None:
-    if not taken:
+    """Write the waiting entries of tickets that the flush inserted, in one executemany
+    INSERT in the order recorded. This listener runs after every flush of every session
+    in the process, so it returns at once when nothing waits."""
+    pending: list[tuple[dict[str, Any], Ticket]] | None = session.info.get(_PENDING_KEY)
+    if not pending:
         return
-    for entry, ticket in taken:
-        assert ticket.id is not None
-        entry.ticket_id = ticket.id
-    session.connection().execute(
-        HistoryEntry.__table__.insert(),  # type: ignore[attr-defined]
-        [entry.model_dump(exclude={"id"}) for entry, _ticket in taken])
+    ready = [(values, ticket) for values, ticket in pending if ticket.id is not None]
+    if not ready:
+        return
+    pending[:] = [(values, ticket) for values, ticket in pending if ticket.id is None]
+    for values, ticket in ready:
+        values["ticket_id"] = ticket.id
+    rows = [values for values, _ticket in ready]
+    session.connection().execute(_INSERT, rows)
+    session.info.setdefault(_WRITTEN_KEY, []).extend(rows)
 
 
-def pending_history(session: AsyncSession) -> list[HistoryEntry]:
-    """Return the history entries recorded in `session` that the next flush writes, in
-    the order recorded."""
-    return [entry for entry, _ticket in session.info.get(_PENDING_KEY, [])]
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, _previous: object) -> None:
+    """Forget the waiting entries when the session rolls back (a savepoint included):
+    the changes they describe were undone."""
+    for key in (_PENDING_KEY, _WRITTEN_KEY):
+        if session.info.get(key):
+            session.info[key].clear()
+
+
+def new_ticket_history(session: AsyncSession, ticket: Ticket) -> list[HistoryEntry]:
+    """Return the history entries written for `ticket` after the flush that inserted it,
+    in the order recorded, as entries that belong to no session (their ids are not
+    read back)."""
+    return [HistoryEntry.model_construct(**values)
+            for values in session.info.get(_WRITTEN_KEY, []) if values["ticket_id"] == ticket.id]
 
 
 async def ticket_history(session: AsyncSession, ticket: Ticket) -> Sequence[HistoryEntry]:

@@ -28,7 +28,7 @@ from ticketcloud.checks import (
     check_person_name,
     check_subject,
 )
-from ticketcloud.history import pending_history
+from ticketcloud.history import new_ticket_history
 from ticketcloud.models import (
     Attachment,
     Channel,
@@ -121,9 +121,9 @@ async def do_create_ticket_with_rows(
         await apply_decisions(session, ticket, decisions)
         await assign_in_team(session, ticket)
     session.add(ticket)
-    history = pending_history(session)
     await session.flush()
     assert ticket.id is not None
+    history = new_ticket_history(session, ticket)
     message = Message(
         tenant_id=tenant_id, ticket_id=ticket.id, author_user_id=requester_user_id,
         author_email=requester_email, author_name=requester_name or requester_email,

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
 from dataclasses import replace
 from email.message import EmailMessage
+from email.policy import compat32
 
 import pytest
 
 from portal.errors import InvalidInput
+from portal.mail import compose as compose_module
 from portal.mail.compose import (
     MailAddress,
     MessageIdSigner,
@@ -207,3 +210,36 @@ def test_derive_key_differs_from_secret() -> None:
 
     assert key != b"a secret key of the portal"
     assert key != derive_key("a secret key of the portal", "another-purpose")
+
+
+# Values at and around the shortcut's bounds: empty, spaces at either end, runs of
+# spaces, RFC 2047 lookalikes and address syntax, the longest line that fits and one
+# character more, a tab, a line break and a non-ASCII letter (the last three are folded
+# by compat32 itself).
+FOLD_VALUES = [
+    "", " ", "  leading", "trailing  ", "two  spaces", "=?utf-8?q?A=0D=0ABcc:_x?=",
+    '"Quoted, Name" <someone@example.com>', "<a.b@example.com> <c.d@example.com>",
+    "x" * 68, "x" * 69, "x" * 70, "word " * 14, "tab\there", "line\r\nbreak", "café",
+]
+
+
+@pytest.mark.parametrize("value", FOLD_VALUES)
+def test_header_shortcut_matches_compat32(value: str) -> None:
+    """The policy writes short printable ASCII lines itself; the bytes must be exactly
+    what compat32's folding writes for every value."""
+    folding = compat32.clone(linesep="\r\n", max_line_length=78)
+
+    for name in ("Subject", "X-Auto-Response-Suppress"):
+        assert compose_module._POLICY.fold_binary(name, value) == folding.fold_binary(
+            name, value), (name, value)
+
+
+def test_header_shortcut_matches_compat32_on_random_values() -> None:
+    generator = random.Random(5322)
+    alphabet = "aZ09 <>@.,;:\"()=?_-'\\/"
+    folding = compat32.clone(linesep="\r\n", max_line_length=78)
+
+    for _ in range(5000):
+        value = "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 80)))
+        assert compose_module._POLICY.fold_binary("Subject", value) == folding.fold_binary(
+            "Subject", value), value
