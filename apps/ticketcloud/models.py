@@ -177,6 +177,11 @@ class Message(SQLModel, table=True):
 
 class Attachment(SQLModel, table=True):
     __tablename__ = "ticketcloud_attachment"
+    # Lookups by message always name the tenant too. With both columns in one index,
+    # SQLite's planner never picks the tenant's index alone and reads every attachment
+    # of the tenant (it has no statistics unless ANALYZE ran).
+    __table_args__ = (sa.Index("ix_ticketcloud_attachment_tenant_message", "tenant_id",
+                               "message_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
@@ -294,6 +299,9 @@ class MailBounce(SQLModel, table=True):
     """A delivery failure report for mail of a ticket: the address bounced."""
 
     __tablename__ = "ticketcloud_mail_bounce"
+    # Every inbound message looks up its sender's bounces (see Attachment's index).
+    __table_args__ = (sa.Index("ix_ticketcloud_mail_bounce_tenant_email", "tenant_id",
+                               "email"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
@@ -335,6 +343,10 @@ class MailDetail(SQLModel, table=True):
     attachments that were not stored."""
 
     __tablename__ = "ticketcloud_mail_detail"
+    # Every inbound message checks for an earlier delivery by its inbound row (see
+    # Attachment's index).
+    __table_args__ = (sa.Index("ix_ticketcloud_mail_detail_tenant_inbound", "tenant_id",
+                               "inbound_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="portal_tenant.id", index=True)
@@ -481,6 +493,8 @@ class SlaTarget(SQLModel, table=True):
         # The ticket list's `sla=overdue` and `sla=at_risk` filters, within one tenant.
         sa.Index("ix_ticketcloud_sla_target_tenant_due", "tenant_id", "state", "due_at"),
         sa.Index("ix_ticketcloud_sla_target_tenant_warn", "tenant_id", "state", "warn_at"),
+        # A ticket's targets (see Attachment's index).
+        sa.Index("ix_ticketcloud_sla_target_tenant_ticket", "tenant_id", "ticket_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -23,14 +23,14 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.db import Database, utcnow
@@ -56,6 +56,9 @@ RAW_FOLDER = Path("mail") / "inbound"
 MAX_ERROR = 4000
 MAX_OUTCOME = 200
 PENDING_BATCH = 50
+# Scheduled messages processed in one transaction. It holds the write lock while their
+# handlers run (a few milliseconds each), so other writers wait at most that long.
+BATCH_SIZE = 10
 STOP_TIMEOUT_SECONDS = 10.0
 
 
@@ -73,13 +76,17 @@ class StorageFailed(PortalError):
 
 @dataclass(frozen=True)
 class StoredMail:
-    """The stored row of one message for one routed recipient."""
+    """The stored row of one message for one routed recipient. `parsed` is the message
+    as `store` parsed it right after writing it, or the parse error, so that processing
+    need not read and parse the file again; None when it was not parsed."""
 
     inbound_id: int
     tenant_id: int
     app_id: str
     recipient: str
     duplicate: bool
+    parsed: ParsedMail | BaseException | None = field(default=None, compare=False,
+                                                       repr=False)
 
 
 class InboundGateway:
@@ -91,7 +98,9 @@ class InboundGateway:
         self.registry = registry
         self.root = data_dir / RAW_FOLDER
         self.limits = limits or MailLimits()
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Scheduled messages waiting for the worker task, which `schedule` starts.
+        self._queue: list[StoredMail] = []
+        self._worker: asyncio.Task[None] | None = None
 
     def raw_path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.eml"
@@ -106,26 +115,33 @@ class InboundGateway:
             return route
 
     async def store(self, raw: bytes, *, recipients: Sequence[str],
-                    envelope_sender: str = "") -> list[StoredMail]:
+                    envelope_sender: str = "",
+                    routes: Mapping[str, MailRoute] | None = None,
+                    parse: bool = False) -> list[StoredMail]:
         """Store `raw` once per routed recipient's tenant and app and return the rows;
         a message already stored for that tenant and app (same Message-ID, or same bytes)
         returns the existing row with `duplicate` set.
+
+        `routes` are the routes of recipients that the caller looked up already (the
+        SMTP listener does at RCPT time); the others are looked up here. With `parse`,
+        the message is parsed right after its file is written and the rows carry the
+        result, for a caller that processes them in this process (`schedule`).
 
         Raises MailLimitExceeded when the message is too big, UnknownRecipient when a
         recipient has no route, and StorageFailed when the file or the row could not be
         written.
         """
-        await self._check_limits(raw)
-        routes: dict[tuple[int, str], tuple[MailRoute, str]] = {}
+        self._check_size(raw)
+        by_app: dict[tuple[int, str], tuple[MailRoute, str]] = {}
         for recipient in recipients:
-            route = await self.find_recipient(recipient)
+            route = (routes or {}).get(recipient) or await self.find_recipient(recipient)
             if route is None:
                 raise UnknownRecipient(f"No app receives mail for {recipient!r}.",
                                        field="recipient")
-            routes.setdefault((route.tenant_id, route.app_id),
+            by_app.setdefault((route.tenant_id, route.app_id),
                               (route, normalize_address(recipient)[:MAX_ADDRESS]))
-        return await self._store_routed(raw, list(routes.values()),
-                                        envelope_sender=envelope_sender)
+        return await self._store_routed(raw, list(by_app.values()),
+                                        envelope_sender=envelope_sender, parse=parse)
 
     async def store_for_app(self, raw: bytes, *, tenant_id: int, app_id: str, recipient: str,
                             envelope_sender: str = "") -> StoredMail:
@@ -135,7 +151,7 @@ class InboundGateway:
         Raises MailLimitExceeded, UnknownRecipient when the app is not installed for the
         tenant, and StorageFailed.
         """
-        await self._check_limits(raw)
+        self._check_size(raw)
         async with self.db.read() as session:
             installed = await is_installed(session, self.registry, tenant_id, app_id)
         if not installed:
@@ -147,23 +163,21 @@ class InboundGateway:
             envelope_sender=envelope_sender)
         return stored[0]
 
-    async def _check_limits(self, raw: bytes) -> None:
-        """Raise MailLimitExceeded for a message over the size, header, part or nesting
-        limit, so that the sender gets the rejection (SMTP 552, pipe status 65) instead
-        of a stored message that processing could only mark rejected."""
+    def _check_size(self, raw: bytes) -> None:
+        """Raise MailLimitExceeded for a message over the size limit, so that the sender
+        gets the rejection (SMTP 552, pipe status 65) instead of a stored message that
+        processing could only mark rejected. `_prepare` checks the other limits."""
         if len(raw) > self.limits.max_bytes:
             raise MailLimitExceeded(f"The message is {len(raw):,} bytes; the maximum is "
                                     f"{self.limits.max_bytes:,}.", reason="size")
-        # The scan is linear but takes tens of milliseconds for a message of many MiB.
-        await asyncio.to_thread(check_limits, raw, self.limits)
 
     async def _store_routed(self, raw: bytes, routes: list[tuple[MailRoute, str]], *,
-                            envelope_sender: str) -> list[StoredMail]:
+                            envelope_sender: str, parse: bool = False) -> list[StoredMail]:
         sha256 = hashlib.sha256(raw).hexdigest()
         message_id = _quick_message_id(raw)
         started = time.monotonic()
         try:
-            await asyncio.to_thread(self._write_raw, sha256, raw)
+            parsed = await asyncio.to_thread(self._prepare, sha256, raw, parse)
             stored = await self._insert_rows(routes, sha256=sha256,
                                              message_id=message_id, size=len(raw),
                                              envelope_sender=envelope_sender)
@@ -176,7 +190,23 @@ class InboundGateway:
                         item.tenant_id, item.app_id, item.recipient, len(raw), message_id,
                         sha256, " (duplicate)" if item.duplicate else "",
                         time.monotonic() - started)
-        return stored
+        return [replace(item, parsed=parsed) for item in stored]
+
+    def _prepare(self, sha256: str, raw: bytes, parse: bool,
+                 ) -> ParsedMail | BaseException | None:
+        """Check the header, part and nesting limits, write the file, then parse it when
+        `parse` is set; return the parsed message or the parse error. One trip to a
+        worker thread does all three, because each takes milliseconds for a message of
+        many MiB and the event loop must not wait for them."""
+        check_limits(raw, self.limits)
+        self._write_raw(sha256, raw)
+        if not parse:
+            return None
+        try:
+            return parse_mail(raw, limits=self.limits)
+        except Exception as error:
+            # Processing records the message as rejected or quarantined with this error.
+            return error
 
     def _write_raw(self, sha256: str, raw: bytes) -> None:
         path = self.raw_path(sha256)
@@ -239,31 +269,109 @@ class InboundGateway:
         return stored
 
     def schedule(self, stored: Sequence[StoredMail]) -> None:
-        """Process newly stored messages in the background of the running loop."""
-        for item in stored:
-            if item.duplicate:
-                continue
-            task = asyncio.get_running_loop().create_task(self._process_logged(item.inbound_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        """Process newly stored messages in the background of the running loop, oldest
+        first, in batches (see `_process_batch`)."""
+        self._queue.extend(item for item in stored if not item.duplicate)
+        if self._queue and (self._worker is None or self._worker.done()):
+            self._worker = asyncio.get_running_loop().create_task(self._drain())
 
     async def stop(self) -> None:
         """Wait for scheduled processing to finish, then cancel what is left; the job
         picks those messages up again on the next start."""
-        if not self._tasks:
+        if self._worker is None or self._worker.done():
             return
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_TIMEOUT_SECONDS)
+        _done, pending = await asyncio.wait({self._worker}, timeout=STOP_TIMEOUT_SECONDS)
         for task in pending:
             task.cancel()
         if pending:
             logger.warning("Cancelled processing of %s inbound messages at shutdown",
-                           len(pending))
+                           len(self._queue) + 1)
 
-    async def _process_logged(self, inbound_id: int) -> None:
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:BATCH_SIZE], self._queue[BATCH_SIZE:]
+            try:
+                await self._process_batch(batch)
+            except Exception:
+                # The messages stay received; the portal.mail.inbound job retries them.
+                logger.exception("Processing inbound mail %s failed",
+                                 [item.inbound_id for item in batch])
+
+    async def _process_batch(self, batch: list[StoredMail]) -> None:
+        """Process scheduled messages. Those parsed when stored run their handlers in
+        one transaction, which saves a transaction, a read of the row and a read and
+        parse of the file per message. When any of them fails, that transaction rolls
+        back and each message runs alone, so only the failing one is quarantined."""
+        parsed = [(item, item.parsed) for item in batch if isinstance(item.parsed, ParsedMail)]
+        for item in batch:
+            if not isinstance(item.parsed, ParsedMail):
+                await self._process_logged(item)
+        if len(parsed) > 1:
+            try:
+                await self._deliver_batch(parsed)
+                return
+            except Exception as error:
+                logger.warning("Batch of inbound mail %s failed (%s); processing each "
+                               "message on its own", [item.inbound_id for item, _ in parsed],
+                               _describe(error))
+        for item, _mail in parsed:
+            await self._process_logged(item)
+
+    async def _process_logged(self, item: StoredMail) -> None:
         try:
-            await self.process(inbound_id)
+            await self._process_stored(item)
         except Exception:
-            logger.exception("Processing inbound mail %s failed", inbound_id)
+            logger.exception("Processing inbound mail %s failed", item.inbound_id)
+
+    async def _process_stored(self, item: StoredMail) -> InboundStatus:
+        """Process one scheduled message, with its parse result when `store` parsed it."""
+        allowed = {InboundStatus.RECEIVED}
+        if item.parsed is None:
+            return await self.process(item.inbound_id)
+        if isinstance(item.parsed, MailLimitExceeded):
+            return await self._finish(item.inbound_id, InboundStatus.REJECTED, allowed,
+                                      error=item.parsed.message)
+        if isinstance(item.parsed, BaseException):
+            logger.error("Parsing inbound mail %s failed: %s", item.inbound_id,
+                         _describe(item.parsed))
+            return await self._finish(item.inbound_id, InboundStatus.QUARANTINED, allowed,
+                                      error=f"Parsing failed: {_describe(item.parsed)}")
+        return await self._deliver(item.inbound_id, item.tenant_id, item.app_id, item.parsed,
+                                   allowed)
+
+    async def _deliver_batch(self, batch: list[tuple[StoredMail, ParsedMail]]) -> None:
+        """Run the mail handler on each message of `batch` in one transaction, with the
+        status changes. The first failure raises and so rolls all of them back."""
+        started = time.monotonic()
+        processed: list[InboundMail] = []
+        async with self.db.transaction() as session:
+            rows = {row.id: row for row in (await session.exec(
+                select(InboundMail).where(col(InboundMail.id).in_(
+                    [item.inbound_id for item, _mail in batch])).with_for_update())).all()}
+            installed: dict[tuple[int, str], bool] = {}
+            for item, mail in batch:
+                current = rows.get(item.inbound_id)
+                if current is None or current.status is not InboundStatus.RECEIVED:
+                    continue  # Another worker processed it since it was stored.
+                key = (item.tenant_id, item.app_id)
+                if key not in installed:
+                    installed[key] = await is_installed(session, self.registry, *key)
+                app = self.registry.apps.get(item.app_id)
+                if app is None or app.backend.mail_handler is None or not installed[key]:
+                    # The one-message path records which of the three it is.
+                    raise PortalError(f"App {item.app_id!r} is not loaded, has no mail "
+                                      "handler or is not installed for tenant "
+                                      f"{item.tenant_id} (inbound mail {item.inbound_id}).")
+                outcome = await app.backend.mail_handler(app.context, session, item.tenant_id,
+                                                         mail, item.inbound_id)
+                _record(current, InboundStatus.PROCESSED, mail, outcome=str(outcome))
+                session.add(current)
+                processed.append(current)
+        elapsed = time.monotonic() - started
+        for row in processed:
+            logger.info("Processed inbound mail %s of tenant %s with app %s in a batch of %s "
+                        "(%.3f s): %s", row.id, row.tenant_id, row.app_id, len(batch), elapsed,
+                        row.outcome)
 
     async def process_pending(self, limit: int = PENDING_BATCH) -> int:
         """Process up to `limit` messages still in status received, oldest first, and
@@ -274,7 +382,10 @@ class InboundGateway:
                 .order_by(col(InboundMail.id)).limit(limit))).all())
         for inbound_id in ids:
             if inbound_id is not None:
-                await self._process_logged(inbound_id)
+                try:
+                    await self.process(inbound_id)
+                except Exception:
+                    logger.exception("Processing inbound mail %s failed", inbound_id)
         return len(ids)
 
     async def replay(self, tenant_id: int, inbound_id: int) -> InboundStatus:
@@ -315,36 +426,36 @@ class InboundGateway:
             logger.exception("Parsing inbound mail %s failed", inbound_id)
             return await self._finish(inbound_id, InboundStatus.QUARANTINED, allowed,
                                       error=f"Parsing failed: {_describe(error)}")
-        return await self._deliver(row, mail, allowed)
-
-    async def _deliver(self, row: InboundMail, mail: ParsedMail,
-                       allowed: set[InboundStatus]) -> InboundStatus:
         assert row.id is not None
-        app = self.registry.apps.get(row.app_id)
+        return await self._deliver(row.id, row.tenant_id, row.app_id, mail, allowed)
+
+    async def _deliver(self, inbound_id: int, tenant_id: int, app_id: str, mail: ParsedMail,
+                       allowed: set[InboundStatus]) -> InboundStatus:
+        app = self.registry.apps.get(app_id)
         handler = app.backend.mail_handler if app is not None else None
         if app is None or handler is None:
-            return await self._finish(row.id, InboundStatus.QUARANTINED, allowed, mail=mail,
-                                      error=f"App {row.app_id!r} is not loaded or has no "
+            return await self._finish(inbound_id, InboundStatus.QUARANTINED, allowed, mail=mail,
+                                      error=f"App {app_id!r} is not loaded or has no "
                                             "mail handler; fix the app and replay.")
         started = time.monotonic()
         try:
             async with self.db.transaction() as session:
-                current = await _claim(session, row.id, allowed)
+                current = await _claim(session, inbound_id, allowed)
                 if current is None:
-                    return (await _status(self.db, row.id)) or InboundStatus.RECEIVED
-                if not await is_installed(session, self.registry, row.tenant_id, row.app_id):
-                    raise PortalError(f"App {row.app_id!r} is not installed for this "
+                    return (await _status(self.db, inbound_id)) or InboundStatus.RECEIVED
+                if not await is_installed(session, self.registry, tenant_id, app_id):
+                    raise PortalError(f"App {app_id!r} is not installed for this "
                                       "workspace; install it and replay.")
-                outcome = await handler(app.context, session, row.tenant_id, mail, row.id)
+                outcome = await handler(app.context, session, tenant_id, mail, inbound_id)
                 _record(current, InboundStatus.PROCESSED, mail, outcome=str(outcome))
                 session.add(current)
         except Exception as error:
             logger.exception("Mail handler of app %s failed on inbound mail %s of tenant %s",
-                             row.app_id, row.id, row.tenant_id)
-            return await self._finish(row.id, InboundStatus.QUARANTINED, allowed, mail=mail,
+                             app_id, inbound_id, tenant_id)
+            return await self._finish(inbound_id, InboundStatus.QUARANTINED, allowed, mail=mail,
                                       error=_describe(error))
         logger.info("Processed inbound mail %s of tenant %s with app %s in %.3f s: %s",
-                    row.id, row.tenant_id, row.app_id, time.monotonic() - started,
+                    inbound_id, tenant_id, app_id, time.monotonic() - started,
                     current.outcome)
         return InboundStatus.PROCESSED
 
@@ -363,12 +474,19 @@ class InboundGateway:
 
 async def _find_duplicate(session: AsyncSession, route: MailRoute, sha256: str,
                           message_id: str | None) -> InboundMail | None:
-    same = InboundMail.sha256 == sha256
-    if message_id is not None:
-        same = or_(same, InboundMail.message_id == message_id)  # type: ignore[assignment]
-    return (await session.exec(select(InboundMail).where(
-        InboundMail.tenant_id == route.tenant_id, InboundMail.app_id == route.app_id,
-        same).order_by(col(InboundMail.id)))).first()
+    """Return the earliest row of the tenant and app with the same bytes or the same
+    Message-ID. Each is its own lookup on its unique index: with OR in one query,
+    SQLite's planner may read every row of the tenant instead."""
+    found = []
+    for column, value in ((InboundMail.sha256, sha256), (InboundMail.message_id, message_id)):
+        if value is None:
+            continue
+        row = (await session.exec(select(InboundMail).where(
+            InboundMail.tenant_id == route.tenant_id, InboundMail.app_id == route.app_id,
+            column == value))).first()
+        if row is not None:
+            found.append(row)
+    return min(found, key=lambda row: row.id or 0) if found else None
 
 
 async def _claim(session: AsyncSession, inbound_id: int,

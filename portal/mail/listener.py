@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import weakref
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.mail.inbound import InboundGateway, StorageFailed, UnknownRecipient
+from portal.mail.inbound_models import MailRoute
 from portal.mail.parse import MailLimitExceeded
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class _Handler:
 
     def __init__(self, gateway: InboundGateway) -> None:
         self.gateway = gateway
+        # The routes found at RCPT time for each envelope's recipients, so that DATA
+        # stores the message without looking them up again.
+        self._routes: weakref.WeakKeyDictionary[Envelope, dict[str, MailRoute]] = (
+            weakref.WeakKeyDictionary())
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -70,13 +76,15 @@ class _Handler:
                         session.peer, envelope.mail_from)
             return REPLY_UNKNOWN_RECIPIENT
         envelope.rcpt_tos.append(address)
+        self._routes.setdefault(envelope, {})[address] = route
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
             stored = await self.gateway.store(raw, recipients=list(envelope.rcpt_tos),
-                                              envelope_sender=envelope.mail_from or "")
+                                              envelope_sender=envelope.mail_from or "",
+                                              routes=self._routes.get(envelope), parse=True)
         except MailLimitExceeded as error:
             logger.info("Rejected a message from %s (MAIL FROM %r): %s", session.peer,
                         envelope.mail_from, error.message)
