@@ -298,23 +298,31 @@ class InboundGateway:
                                  [item.inbound_id for item in batch])
 
     async def _process_batch(self, batch: list[StoredMail]) -> None:
-        """Process scheduled messages. Those parsed when stored run their handlers in
-        one transaction, which saves a transaction, a read of the row and a read and
-        parse of the file per message. When any of them fails, that transaction rolls
-        back and each message runs alone, so only the failing one is quarantined."""
-        parsed = [(item, item.parsed) for item in batch if isinstance(item.parsed, ParsedMail)]
+        """Process scheduled messages in order. Consecutive messages parsed when stored
+        run their handlers in one transaction, which saves a transaction, a read of the
+        row and a read and parse of the file per message. When any of them fails, that
+        transaction rolls back and each message runs alone, so only the failing one is
+        quarantined."""
+        run: list[tuple[StoredMail, ParsedMail]] = []
         for item in batch:
-            if not isinstance(item.parsed, ParsedMail):
-                await self._process_logged(item)
-        if len(parsed) > 1:
+            if isinstance(item.parsed, ParsedMail):
+                run.append((item, item.parsed))
+                continue
+            await self._process_run(run)
+            run = []
+            await self._process_logged(item)
+        await self._process_run(run)
+
+    async def _process_run(self, run: list[tuple[StoredMail, ParsedMail]]) -> None:
+        if len(run) > 1:
             try:
-                await self._deliver_batch(parsed)
+                await self._deliver_batch(run)
                 return
             except Exception as error:
                 logger.warning("Batch of inbound mail %s failed (%s); processing each "
-                               "message on its own", [item.inbound_id for item, _ in parsed],
+                               "message on its own", [item.inbound_id for item, _ in run],
                                _describe(error))
-        for item, _mail in parsed:
+        for item, _mail in run:
             await self._process_logged(item)
 
     async def _process_logged(self, item: StoredMail) -> None:

@@ -119,3 +119,20 @@ async def test_unparsed_message_is_processed_alone(gateway: InboundGateway, db: 
 
     assert await statuses(db, stored) == ["processed"]
     assert await ticket_subjects(db, workspace) == [(1, "From the mailbox")]
+
+
+async def test_mixed_queue_keeps_arrival_order(gateway: InboundGateway, db: Database,
+                                               workspace: Workspace) -> None:
+    """An unparsed row between parsed ones ends the batch before it, so tickets keep
+    the order in which the messages arrived."""
+    stored: list[StoredMail] = []
+    for index, parse in enumerate((True, True, False, True, True)):
+        raw = bytes(customer_mail(to=SUPPORT, subject=f"Request {index}"))
+        stored += await gateway.store(raw, recipients=[SUPPORT], parse=parse)
+
+    gateway.schedule(stored)
+    await gateway.stop()
+
+    assert await statuses(db, stored) == ["processed"] * 5
+    assert await ticket_subjects(db, workspace) == [
+        (index + 1, f"Request {index}") for index in range(5)]
