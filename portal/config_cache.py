@@ -69,8 +69,10 @@ _VERSION = (select(ConfigVersion.version)  # type: ignore[call-overload]
 
 _caches: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], tuple[int, Any]]] = (
     weakref.WeakKeyDictionary())
-# In a connection's `info`: the versions read in its current transaction, by tenant.
-_READ = "portal.config_versions_read"
+# The versions each connection read in its current transaction, by tenant. Keyed by the
+# Connection object rather than kept in its `info`, because `_forget` runs during a
+# rollback, when reading `info` of a connection whose transaction failed raises.
+_read: weakref.WeakKeyDictionary[Connection, dict[int, int]] = weakref.WeakKeyDictionary()
 
 
 async def cached(session: AsyncSession, tenant_id: int, key: str,
@@ -88,7 +90,7 @@ async def cached(session: AsyncSession, tenant_id: int, key: str,
     the versions read (`_forget`), so the next lookup reads the version again."""
     connection = (await session.connection()).sync_connection
     assert connection is not None
-    read: dict[int, int] | None = connection.info.get(_READ)
+    read = _read.get(connection)
     version = read.get(tenant_id) if read is not None else None
     if version is None:
         version = (await (await session.connection()).execute(
@@ -96,7 +98,7 @@ async def cached(session: AsyncSession, tenant_id: int, key: str,
         if version is None:
             return await load(session, tenant_id)
         if read is None:
-            read = connection.info[_READ] = {}
+            read = _read[connection] = {}
         read[tenant_id] = version
     entries = _caches.get(connection.engine)
     if entries is None:
@@ -129,6 +131,4 @@ def _after_execute(connection: Connection, _cursor: object, statement: str, *_ar
 
 
 def _forget(connection: Connection, *_args: object) -> None:
-    read = connection.info.get(_READ)
-    if read:
-        read.clear()
+    _read.pop(connection, None)

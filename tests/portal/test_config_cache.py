@@ -269,3 +269,18 @@ async def test_unknown_workspace_not_found(engines: tuple[Database, Database]) -
             await workspace_name(session, 999)
         with pytest.raises(InvalidInput, match="Tenant 999 not found"):
             await mail_profile(session, 999)
+
+
+async def test_rollback_of_invalidated_connection(engines: tuple[Database, Database]) -> None:
+    """A connection whose transaction failed (here invalidated, as a cancelled query on
+    PostgreSQL leaves it) still rolls back once the cache watches its engine."""
+    db, _ = engines
+    tenant_id = await new_tenant(db)
+    await read_name(db, tenant_id, CountingLoader())
+
+    async with db.engine.connect() as connection:
+        await connection.begin()
+        await connection.invalidate()
+        await connection.rollback()
+
+    assert await read_name(db, tenant_id, CountingLoader()) == "Acme"
