@@ -5,16 +5,13 @@ neither is repeated here. Admins only, always their own workspace."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from portal.errors import InvalidInput
 from portal.mail.imap_admin import (
     access_mailbox,
     do_create_mailbox,
@@ -28,6 +25,7 @@ from portal.models import Role
 from portal.registry.installations import is_installed
 from portal.sdk import require_role
 from portal.services import Services
+from portal.web.responses import read_json_object
 
 _PAGE = Path(__file__).resolve().parent / "static" / "mail_settings.html"
 MAX_BODY = 16 * 1024
@@ -76,7 +74,8 @@ async def list_mailboxes_route(request: Request) -> Response:
 async def create_mailbox(request: Request) -> Response:
     who = require_role(request, Role.ADMIN)
     services = _services(request)
-    data = await _read_object(request)
+    data = await read_json_object(request, max_bytes=MAX_BODY,
+                                  hint='of the mailbox fields')
     app_ids = await mail_apps(services, who.tenant_id)
     async with services.db.transaction() as session:
         mailbox = await do_create_mailbox(session, who.tenant_id, data, app_ids=app_ids)
@@ -88,7 +87,8 @@ async def update_mailbox(request: Request) -> Response:
     """Change the fields sent; leave `password` out to keep the stored one."""
     who = require_role(request, Role.ADMIN)
     services = _services(request)
-    data = await _read_object(request)
+    data = await read_json_object(request, max_bytes=MAX_BODY,
+                                  hint='of the mailbox fields')
     app_ids = await mail_apps(services, who.tenant_id)
     async with services.db.transaction() as session:
         mailbox = await do_update_mailbox(session, who.tenant_id,
@@ -130,19 +130,6 @@ async def poll_mailbox(request: Request) -> Response:
     return JSONResponse({"ok": result.ok, "stored": result.stored,
                          "duplicates": result.duplicates, "skipped": result.skipped,
                          "error": result.error, "mailbox": mailbox_view(mailbox)})
-
-
-async def _read_object(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise InvalidInput(f"The request body is {len(body)} bytes; the maximum is {MAX_BODY}.")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise InvalidInput("The request body is not valid JSON; send a JSON object.") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("Send a JSON object of the mailbox fields.")
-    return data
 
 
 _MAILBOX = "/api/mail/mailboxes/{mailbox_id:int}"

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from portal.errors import InvalidInput
 from portal.mail.outbound_relay import do_update_mail_settings, load_mail_settings, settings_view
 from portal.mail.outbox import do_release_no_relay
 from portal.models import Role
 from portal.sdk import require_role
 from portal.services import Services
+from portal.web.responses import read_json_object
 
 MAX_BODY = 16 * 1024
 
@@ -38,7 +35,8 @@ async def update_mail_settings(request: Request) -> Response:
     """Change the settings sent; mail that waited for a relay becomes due at once."""
     who = require_role(request, Role.ADMIN)
     services = _services(request)
-    changes = await _read_object(request)
+    changes = await read_json_object(request, max_bytes=MAX_BODY,
+                                     hint='of the settings to change')
     async with services.db.transaction() as session:
         settings = await do_update_mail_settings(session, who.tenant_id, changes)
         await do_release_no_relay(session, tenant_id=who.tenant_id)
@@ -47,19 +45,6 @@ async def update_mail_settings(request: Request) -> Response:
                              default_from=sender.email)
     services.mail.wake()
     return JSONResponse(view)
-
-
-async def _read_object(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise InvalidInput(f"The request body is {len(body)} bytes; the maximum is {MAX_BODY}.")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise InvalidInput("The request body is not valid JSON; send a JSON object.") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("Send a JSON object of the settings to change.")
-    return data
 
 
 routes = [

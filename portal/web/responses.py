@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
-from portal.errors import PortalError, TooManyRequests
+from portal.errors import InvalidInput, PortalError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,24 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "tem
 
 _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden",
                404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+async def read_json_object(request: Request, *, max_bytes: int, hint: str) -> dict[str, Any]:
+    """Return the request body as a JSON object. Raises InvalidInput for a body over
+    `max_bytes`, invalid JSON or another JSON value; `hint` completes "send a JSON
+    object ..." in the message, such as 'of the settings to change'."""
+    body = await request.body()
+    if len(body) > max_bytes:
+        raise InvalidInput(f"The request body is {len(body)} bytes; the maximum is "
+                           f"{max_bytes}.")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise InvalidInput(f"The request body is not valid JSON; send a JSON object "
+                           f"{hint}.") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"Send a JSON object {hint}.")
+    return data
 
 
 def wants_html(request: Request) -> bool:

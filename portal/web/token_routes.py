@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,10 +15,11 @@ from portal.auth.api_tokens import (
     list_user_tokens,
     token_view,
 )
-from portal.errors import Forbidden, InvalidInput
+from portal.errors import Forbidden
 from portal.models import Role
 from portal.sdk import principal, require_role
 from portal.services import Services
+from portal.web.responses import read_json_object
 
 MAX_BODY = 4096
 
@@ -47,7 +45,8 @@ async def create_my_token(request: Request) -> Response:
             "browser to create one.",
             code="session_required",
         )
-    data = await _read_object(request)
+    data = await read_json_object(request, max_bytes=MAX_BODY,
+                                  hint='such as {"name": "backup script"}')
     name = check_token_name(data.get("name"))
     async with _services(request).db.transaction() as session:
         row, secret = await do_create_api_token(
@@ -87,21 +86,6 @@ async def revoke_any_token(request: Request) -> Response:
         row = await access_token(session, token_id, tenant_id=who.tenant_id)
         await do_revoke_api_token(session, row, revoked_by=who.user_id)
     return JSONResponse({"token": token_view(row)})
-
-
-async def _read_object(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise InvalidInput(f"The request body is {len(body)} bytes; the maximum is {MAX_BODY}.")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise InvalidInput(
-            'The request body is not valid JSON; send an object such as {"name": "backup script"}.'
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidInput('Send a JSON object such as {"name": "backup script"}.')
-    return data
 
 
 routes = [
