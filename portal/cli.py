@@ -13,9 +13,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from portal.auth.api_tokens import access_token, do_revoke_api_token, list_tenant_tokens
+from portal.auth.api_tokens import (
+    access_token,
+    check_token_name,
+    do_create_api_token,
+    do_revoke_api_token,
+    list_tenant_tokens,
+)
 from portal.auth.passwords import hash_password
-from portal.auth.sessions import do_delete_user_sessions, do_issue_api_token
+from portal.auth.sessions import do_delete_user_sessions
 from portal.auth.signin import do_clear_failures
 from portal.errors import NotFound, PortalError
 from portal.mail import inbound_cli
@@ -194,9 +200,14 @@ async def _reset_password(services: Services, args: argparse.Namespace) -> int:
 
 
 async def _issue_token(services: Services, args: argparse.Namespace) -> int:
+    """Issue a token under the rules of `POST /api/me/tokens`: a valid name, and at most
+    MAX_ACTIVE_TOKENS active tokens per user."""
+    name = check_token_name(args.name)
     async with services.db.transaction() as session:
         user = await _user(session, args.tenant, args.email)
-        token = await do_issue_api_token(session, user, name=args.name)
+        assert user.id is not None
+        _row, token = await do_create_api_token(session, tenant_id=user.tenant_id,
+                                                user_id=user.id, name=name)
     print(token)
     return 0
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from portal.auth.api_tokens import MAX_ACTIVE_TOKENS
 from portal.auth.signin import MAX_FAILURES_PER_ACCOUNT, do_start_attempt
 from portal.auth.tokens import API_TOKEN_PREFIX
 from portal.db import Database
@@ -254,6 +255,31 @@ def test_issue_token_works(server: PortalServer, factory: Factory) -> None:
     assert f'"id":{user.id},"name":"Token Holder"' in response.text
     assert factory.execute("SELECT name FROM portal_api_token WHERE user_id = :user_id",
                            user_id=user.id) == [("backup script",)]
+
+
+def test_issue_token_rejects_blank_name(server: PortalServer, factory: Factory) -> None:
+    user = factory.user(factory.tenant())
+
+    result = run_on(server, "issue-token", "--tenant", user.tenant.slug, "--email", user.email,
+                    "--name", "   ")
+
+    assert result.returncode == 1
+    assert "error: The field name is empty" in result.stderr
+    assert factory.execute("SELECT count(*) FROM portal_api_token WHERE user_id = :user_id",
+                           user_id=user.id) == [(0,)]
+
+
+def test_issue_token_keeps_active_cap(server: PortalServer, factory: Factory) -> None:
+    user = factory.user(factory.tenant())
+    for _ in range(MAX_ACTIVE_TOKENS):
+        factory.api_token(user)
+
+    result = run_on(server, "issue-token", "--tenant", user.tenant.slug, "--email", user.email)
+
+    assert result.returncode == 1
+    assert f"the maximum is {MAX_ACTIVE_TOKENS}" in result.stderr
+    assert factory.execute("SELECT count(*) FROM portal_api_token WHERE user_id = :user_id",
+                           user_id=user.id) == [(MAX_ACTIVE_TOKENS,)]
 
 
 def test_list_tokens(server: PortalServer, factory: Factory) -> None:
