@@ -345,3 +345,14 @@ def test_mail_settings_needs_admin(server: PortalServer, factory: Factory,
 def test_listener_logs_start(server: PortalServer) -> None:
     assert f"Inbound SMTP listener started on 127.0.0.1:{server.smtp_port}" in server.log()
     assert httpx.get(server.base_url + "/healthz").status_code == 200
+
+
+def test_listener_log_has_no_session_chatter(server: PortalServer,
+                                             workspace: MailWorkspace) -> None:
+    """aiosmtpd's INFO lines for every session stay out of the log at INFO."""
+    errors, _reply = send(server, message(workspace.address))
+
+    assert errors == {}
+    log = server.log()
+    assert "Connection lost during _handle_client()" not in log
+    assert " mail.log: " not in log
