@@ -3,16 +3,19 @@
 Builds a migrated SQLite database in a temporary folder with one workspace, TicketCloud
 installed and a team of agents, then bulk-inserts open tickets with one running
 resolution target each through sqlite3. Most targets are due in the coming 30 days;
-`--due` of them are past due and `--at-risk` past their warning time. It then times, with
-TicketCloud's own `do_scan`:
+`--due` of them are past due and `--at-risk` past their warning time. A quarter of the
+open tickets also carry an agent-set due time, `--agent-due` of them passed; and a
+quarter as many solved tickets (no targets) carry an agent-set due time that passed
+after they were solved, which never alerts and which the scan must not read. It then
+times, with TicketCloud's own `do_scan`:
 
-1. the publishing pass: the breaches and warnings to publish, each claimed and staged as
-   an event with its toast;
+1. the publishing pass: the breaches, warnings and due-time alerts to publish, each
+   claimed and staged as an event with its toast;
 2. the quiet pass: the same scan again, which finds nothing left to publish, the state of
    almost every pass of a running portal (median of `--repeats`).
 
 The same is measured over 10,000 tickets as the baseline. It prints both passes for
-both sizes and the query plans of the scanner's two queries. Target: the publishing
+both sizes and the query plans of the scanner's three queries. Target: the publishing
 pass over 1,000,000 tickets within 1 s. See bench/README.md.
 """
 
@@ -51,6 +54,7 @@ class PassTimes:
     quiet: float
     warnings: int
     breaches: int
+    due: int
 
 
 async def create_workspace(data_dir: Path) -> Path:
@@ -87,10 +91,12 @@ async def create_workspace(data_dir: Path) -> Path:
     return database
 
 
-def fill(database: Path, count: int, *, due: int, at_risk: int, now: datetime,
-         seed: int) -> None:
+def fill(database: Path, count: int, *, due: int, at_risk: int, agent_due: int,
+         now: datetime, seed: int) -> None:
     """Insert `count` open tickets, each with a running resolution target of 480 minutes
-    on the 24/7 calendar."""
+    on the 24/7 calendar, a quarter of them with an agent-set due time (the first
+    `agent_due` passed, the others to come), then `count // 4` solved tickets whose
+    agent-set due time passed."""
     rng = random.Random(seed)
     connection = sqlite3.connect(database, isolation_level=None)
     connection.execute("PRAGMA synchronous = OFF")
@@ -113,18 +119,20 @@ def fill(database: Path, count: int, *, due: int, at_risk: int, now: datetime,
                     due_at = now + timedelta(minutes=120) + HORIZON * rng.random()
                 warn_at = due_at - timedelta(minutes=96)
                 created = due_at - timedelta(minutes=480)
+                if index < agent_due:
+                    agent_due_at: str | None = _stamp(now - timedelta(minutes=rng.randint(1, 25)))
+                elif index % 4 == 0:
+                    agent_due_at = _stamp(now + HORIZON * rng.random())
+                else:
+                    agent_due_at = None
                 tickets.append((tenant_id, number, f"Bench ticket {number}",
                                 f"customer{number % 5000}@example.com", "open",
                                 rng.choice(("low", "normal", "high")), team_id,
-                                rng.choice(agents), _stamp(created)))
+                                rng.choice(agents), _stamp(created), agent_due_at))
                 targets.append((tenant_id, number, _stamp(warn_at), _stamp(due_at),
                                 _stamp(created)))
             connection.execute("BEGIN")
-            connection.executemany(
-                "INSERT INTO ticketcloud_ticket (tenant_id, number, subject, requester_email, "
-                "requester_name, channel, status, priority, team_id, assignee_id, tags, "
-                "created_at, updated_at, version) VALUES (?1, ?2, ?3, ?4, 'Customer', 'web', ?5, "
-                "?6, ?7, ?8, '[]', ?9, ?9, 1)", tickets)
+            connection.executemany(INSERT_TICKET, tickets)
             ids = dict(connection.execute(
                 "SELECT number, id FROM ticketcloud_ticket WHERE tenant_id = ? AND number "
                 "BETWEEN ? AND ?", (tenant_id, numbers[0], numbers[-1])).fetchall())
@@ -144,13 +152,33 @@ def fill(database: Path, count: int, *, due: int, at_risk: int, now: datetime,
             print(f"\r  {numbers[-1]:,} of {count:,} tickets ({rate:,.0f}/s)", end="",
                   flush=True)
         print()
+        # Solved before their due time, which then passed: never alerted, and the pass
+        # must not read them.
+        solved = [(tenant_id, count + number, f"Bench ticket {count + number}",
+                   f"customer{number % 5000}@example.com", "solved", "normal", team_id,
+                   rng.choice(agents), _stamp(now - timedelta(days=3)),
+                   _stamp(now - timedelta(days=2) * rng.random()))
+                  for number in range(1, count // 4 + 1)]
+        connection.execute("BEGIN")
+        connection.executemany(INSERT_TICKET, solved)
+        connection.execute("UPDATE ticketcloud_ticket_counter SET last_number = ?",
+                           (count + len(solved),))
+        connection.execute("COMMIT")
         connection.execute("ANALYZE")
     finally:
         connection.close()
 
 
+INSERT_TICKET = (
+    "INSERT INTO ticketcloud_ticket (tenant_id, number, subject, requester_email, "
+    "requester_name, channel, status, priority, team_id, assignee_id, tags, created_at, "
+    "updated_at, due_at, version) VALUES (?1, ?2, ?3, ?4, 'Customer', 'web', ?5, ?6, ?7, ?8, "
+    "'[]', ?9, ?9, ?10, 1)")
+
+
 def query_plans(database: Path, now: datetime) -> list[str]:
-    """Return SQLite's plan of the due and at-risk queries as the scanner sends them."""
+    """Return SQLite's plan of the due, at-risk and agent-set due queries as the scanner
+    sends them."""
     connection = sqlite3.connect(database)
     try:
         plans = []
@@ -160,13 +188,18 @@ def query_plans(database: Path, now: datetime) -> list[str]:
                 f"'running' AND {flag} IS 0 AND {column} <= ? ORDER BY {column} LIMIT 200",
                 (_stamp(now),)).fetchall()
             plans.append(f"{column}: " + "; ".join(row[-1] for row in rows))
+        rows = connection.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM ticketcloud_ticket WHERE due_alerted IS 0 AND "
+            "status IN ('new', 'on_hold', 'open', 'pending') AND due_at <= ? "
+            "ORDER BY status, due_at LIMIT 200", (_stamp(now),)).fetchall()
+        plans.append("agent due_at: " + "; ".join(row[-1] for row in rows))
         return plans
     finally:
         connection.close()
 
 
-async def time_passes(database: Path, now: datetime, repeats: int) -> tuple[float, float,
-                                                                             int, int]:
+async def time_passes(database: Path, now: datetime,
+                      repeats: int) -> tuple[float, float, int, int, int]:
     """Run the publishing pass once and the quiet pass `repeats` times, each through a
     fresh AppContext as the portal's job would."""
     from portal.events.bus import InProcessBus
@@ -189,22 +222,26 @@ async def time_passes(database: Path, now: datetime, repeats: int) -> tuple[floa
             started = time.perf_counter()
             again = await do_scan(context, now)
             quiet.append(time.perf_counter() - started)
-            assert again.warnings == again.breaches == 0, again
-        return publishing, statistics.median(quiet), result.warnings, result.breaches
+            assert again.warnings == again.breaches == again.due == 0, again
+        return (publishing, statistics.median(quiet), result.warnings, result.breaches,
+                result.due)
     finally:
         await db.dispose()
 
 
-async def run(count: int, *, due: int, at_risk: int, repeats: int) -> PassTimes:
+async def run(count: int, *, due: int, at_risk: int, agent_due: int,
+              repeats: int) -> PassTimes:
     with tempfile.TemporaryDirectory(prefix="sla-scan-") as folder:
         print(f"Preparing {count:,} tickets in {folder}")
         database = await create_workspace(Path(folder))
         now = datetime.now(UTC)
-        fill(database, count, due=due, at_risk=at_risk, now=now, seed=count)
+        fill(database, count, due=due, at_risk=at_risk, agent_due=agent_due, now=now,
+             seed=count)
         for plan in query_plans(database, now):
             print(f"  plan {plan}")
-        publishing, quiet, warnings, breaches = await time_passes(database, now, repeats)
-    return PassTimes(count, publishing, quiet, warnings, breaches)
+        publishing, quiet, warnings, breaches, alerted = await time_passes(database, now,
+                                                                           repeats)
+    return PassTimes(count, publishing, quiet, warnings, breaches, alerted)
 
 
 def _stamp(value: datetime) -> str:
@@ -222,6 +259,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--at-risk", type=int, default=100,
                         help="targets past their warning time, published as warnings "
                              "(default 100)")
+    parser.add_argument("--agent-due", type=int, default=100,
+                        help="open tickets past their agent-set due time, published as "
+                             "due-time alerts (default 100)")
     parser.add_argument("--repeats", type=int, default=5,
                         help="quiet passes timed, of which the median is printed (default 5)")
     return parser.parse_args(argv)
@@ -229,12 +269,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 async def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    results = [await run(count, due=args.due, at_risk=args.at_risk, repeats=args.repeats)
+    results = [await run(count, due=args.due, at_risk=args.at_risk,
+                         agent_due=args.agent_due, repeats=args.repeats)
                for count in (args.baseline, args.tickets)]
     print(f"\n{'tickets':>10} {'publishing pass s':>18} {'events':>7} {'per event ms':>13} "
           f"{'quiet pass ms':>14}")
     for item in results:
-        events = item.warnings + item.breaches
+        events = item.warnings + item.breaches + item.due
         print(f"{item.tickets:>10,} {item.publishing:>18.3f} {events:>7} "
               f"{1000 * item.publishing / max(events, 1):>13.2f} {1000 * item.quiet:>14.2f}")
     big = results[-1]

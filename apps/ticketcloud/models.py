@@ -125,6 +125,11 @@ class Ticket(SQLModel, table=True):
         # The ticket list's `sla=overdue` filter on agent-set due times (migration
         # ticketcloud_0014).
         sa.Index("ix_ticketcloud_ticket_due", "tenant_id", "due_at"),
+        # The SLA scan job's query for agent-set due times that passed (see
+        # sla.due_alerts.due_tickets): unresolved tickets not yet alerted, by due time,
+        # across tenants. Solved and closed tickets sit in other status ranges, so tickets
+        # solved before their due time are never read again (migration ticketcloud_0018).
+        sa.Index("ix_ticketcloud_ticket_due_alert", "due_alerted", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -150,6 +155,10 @@ class Ticket(SQLModel, table=True):
     # The due time an agent set ("due by"), in UTC; None when no agent set one. It is
     # separate from the SLA targets, and customers never see it.
     due_at: datetime | None = timestamp(nullable=True)
+    # Set by the SLA scan job once it published `ticketcloud.ticket.due` for this
+    # `due_at`; an agent changing or clearing `due_at` clears it, so each due time alerts
+    # once (see sla.due_alerts).
+    due_alerted: bool = False
     # Optimistic concurrency: every change increments it, and an agent's update names the
     # version it was based on (see updates.claim_version).
     version: int = 1

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,7 +51,8 @@ async def do_update_ticket(
     expected_version: object, changes: Mapping[str, object],
 ) -> Ticket:
     """Apply an agent's `changes` to `ticket` and stage `ticketcloud.ticket.updated`
-    (plus `.assigned` for a new assignee and `.solved` when it becomes solved).
+    (plus `.assigned` for a new assignee and `.solved` when it becomes solved). A new
+    or cleared due time re-arms its alert (`ticketcloud.ticket.due`).
 
     `changes` maps any of status, priority, category_id, team_id, assignee_id, due_at
     (None clears these four) and tags (the whole new list) to the new value. The due
@@ -87,6 +89,8 @@ async def do_update_ticket(
             set_status(ticket, new, now)
         else:
             setattr(ticket, name, new)
+    if "due_at" in diffs:
+        rearm_due_alert(ticket)
     session.add(ticket)
     await session.flush()
 
@@ -199,6 +203,18 @@ async def claim_version(session: AsyncSession, ticket: Ticket, expected: int) ->
     if result.rowcount != 1:
         raise stale_version(ticket, expected)
     ticket.version = expected + 1
+
+
+def rearm_due_alert(ticket: Ticket) -> None:
+    """Clear the flag of the due-time alert (see `sla.due_alerts`), so that the new due
+    time alerts when it passes.
+
+    The flag is written even when it reads false here: on PostgreSQL the scan job may
+    have set it since this transaction loaded the ticket, and an UPDATE that left the
+    column out would keep that alert for the new due time too.
+    """
+    ticket.due_alerted = False
+    flag_modified(ticket, "due_alerted")
 
 
 def stale_version(ticket: Ticket, expected: int) -> Conflict:

@@ -16,17 +16,21 @@ UPDATE (`... WHERE flag is not set`) and publishes only when that UPDATE changed
 row. On SQLite the write transaction serializes the passes. On PostgreSQL, under READ
 COMMITTED, the second UPDATE waits for the first one's row lock and then re-checks its
 WHERE clause against the committed flag, so it changes nothing.
-NOTE: the tests run on SQLite only; the PostgreSQL case rests on that documented
-behaviour.
+The tests race two passes, each on its own engine, on SQLite and on PostgreSQL.
 
 A breach also sets `warning_published`, so a target the scanner first sees past due gets
 no late warning. Breaches run the policy's escalation actions in the same transaction.
+
+The same pass then alerts tickets past the due time an agent set on them
+(`ticketcloud.ticket.due`, see `sla.due_alerts`), claiming each ticket's `due_alerted`
+flag the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,15 +44,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from portal.sdk import AppContext, utcnow
 from ticketcloud.models import SlaPolicy, SlaTarget, TargetState, Ticket
 from ticketcloud.sla.alerts import Alert, TeamDirectory, publish_alert
+from ticketcloud.sla.due_alerts import DUE, publish_due_batch
 from ticketcloud.sla.escalation import do_escalate
 from ticketcloud.sla.targets import at_risk_targets, due_targets
 
 logger = logging.getLogger(__name__)
 
-# Targets per transaction, and transactions per alert kind and pass. A pass stops after
-# BATCH * MAX_BATCHES events of a kind, so the next pass publishes the rest.
+# Targets (or tickets) per transaction, and transactions per alert kind and pass. A pass
+# stops after BATCH * MAX_BATCHES events of a kind, so the next pass publishes the rest.
 BATCH = 200
 MAX_BATCHES = 50
+
+# Reads and claims one batch in the caller's transaction; returns how many rows it read
+# and how many events it published.
+BatchPublisher = Callable[[AppContext, AsyncSession, datetime, int],
+                          Awaitable[tuple[int, int]]]
 
 
 @dataclass(frozen=True)
@@ -57,14 +67,18 @@ class ScanResult:
 
     warnings: int
     breaches: int
+    # `ticketcloud.ticket.due`: tickets past the due time an agent set.
+    due: int = 0
 
 
 async def do_scan(context: AppContext, now: datetime, *, batch: int = BATCH) -> ScanResult:
-    """Publish the breaches, then the warnings, due at `now`, each in transactions of at
-    most `batch` targets."""
-    breaches = await _drain(context, Alert.BREACHED, now, batch)
-    warnings = await _drain(context, Alert.WARNING, now, batch)
-    return ScanResult(warnings=warnings, breaches=breaches)
+    """Publish the breaches, then the warnings, then the passed agent-set due times, at
+    `now`, each in transactions of at most `batch` targets or tickets."""
+    breaches = await _drain(context, Alert.BREACHED.value, _alerts(Alert.BREACHED), now,
+                            batch)
+    warnings = await _drain(context, Alert.WARNING.value, _alerts(Alert.WARNING), now, batch)
+    due = await _drain(context, DUE, publish_due_batch, now, batch)
+    return ScanResult(warnings=warnings, breaches=breaches, due=due)
 
 
 async def sla_scan_job(context: AppContext) -> None:
@@ -76,22 +90,32 @@ async def sla_scan_job(context: AppContext) -> None:
         if not await session.run_sync(_has_target_table):
             return
     result = await do_scan(context, utcnow())
-    if result.warnings or result.breaches:
-        logger.info("SLA scan published %s warnings and %s breaches in %.3f s",
-                    result.warnings, result.breaches, time.monotonic() - started)
+    if result.warnings or result.breaches or result.due:
+        logger.info("SLA scan published %s warnings, %s breaches and %s due-time alerts "
+                    "in %.3f s", result.warnings, result.breaches, result.due,
+                    time.monotonic() - started)
 
 
-async def _drain(context: AppContext, alert: Alert, now: datetime, batch: int) -> int:
+async def _drain(context: AppContext, topic: str, publish_batch: BatchPublisher,
+                 now: datetime, batch: int) -> int:
     published = 0
     for _ in range(MAX_BATCHES):
         async with context.transaction() as session:
-            read, claimed = await _publish_batch(context, session, alert, now, batch)
+            read, claimed = await publish_batch(context, session, now, batch)
         published += claimed
         if read < batch:
             return published
     logger.warning("SLA scan stopped after %s %s events; the next pass publishes the rest",
-                   published, alert.value)
+                   published, topic)
     return published
+
+
+def _alerts(alert: Alert) -> BatchPublisher:
+    async def publish_batch(context: AppContext, session: AsyncSession, now: datetime,
+                            batch: int) -> tuple[int, int]:
+        return await _publish_batch(context, session, alert, now, batch)
+
+    return publish_batch
 
 
 async def _publish_batch(context: AppContext, session: AsyncSession, alert: Alert,
