@@ -9,7 +9,7 @@ nothing. `updates.do_update_ticket` clears the flag when an agent changes or cle
 due time, so the new due time alerts when it passes.
 
 Solved and closed tickets never alert. A ticket solved before its due time keeps the
-flag false, so when it is reopened after that time the next pass alerts; a ticket
+flag false, so the next pass alerts when it is reopened after that time. A ticket
 alerted once for a due time is not alerted again for it, whatever its status does.
 
 The alert goes to the assignee alone: the due time is an agent's own promise, not a
@@ -90,8 +90,8 @@ async def claim_due(session: AsyncSession, ticket: Ticket, now: datetime) -> boo
 
 
 def due_audience(ticket: Ticket, teams: TeamDirectory) -> Audience:
-    """The assignee; else the members of the ticket's team; else every agent and
-    admin."""
+    """Return the alert's audience: the assignee, else the members of the ticket's
+    team, else every agent and admin."""
     if ticket.assignee_id is not None:
         return Audience.of(users=[ticket.assignee_id])
     members = teams.members.get(ticket.team_id) if ticket.team_id is not None else None
