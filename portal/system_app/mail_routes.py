@@ -18,6 +18,7 @@ from portal.mail.mail_log import check_filters, do_retry_now, mail_log, outbound
 from portal.models import Role
 from portal.sdk import require_role
 from portal.services import Services
+from portal.web.responses import check_query_names
 
 _PAGE = Path(__file__).resolve().parent / "static" / "mail.html"
 MAX_LISTED = 200
@@ -45,6 +46,7 @@ def mail_view(row: InboundMail) -> dict[str, Any]:
 async def list_mail(request: Request) -> Response:
     """Return the workspace's newest inbound messages, optionally of one status."""
     who = require_role(request, Role.ADMIN)
+    check_query_names(request, ("status",))
     statement = select(InboundMail).where(InboundMail.tenant_id == who.tenant_id)
     status = request.query_params.get("status")
     if status is not None:
@@ -77,6 +79,7 @@ async def list_log(request: Request) -> Response:
     """Return the workspace's newest mail in both directions, filtered by `direction`
     (all, in, out) and `status` (any inbound or outbound status, or "problems")."""
     who = require_role(request, Role.ADMIN)
+    check_query_names(request, ("direction", "status"))
     direction, status = check_filters(request.query_params.get("direction"),
                                       request.query_params.get("status"))
     async with _services(request).db.read() as session:

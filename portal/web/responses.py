@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,22 @@ async def read_json_object(request: Request, *, max_bytes: int, hint: str) -> di
     if not isinstance(data, dict):
         raise InvalidInput(f"Send a JSON object {hint}.")
     return data
+
+
+def check_query_names(request: Request, allowed: Iterable[str]) -> None:
+    """Raise InvalidInput for a query parameter not in `allowed`, or one given twice, so
+    that a mistyped filter is an error instead of a silently unfiltered answer."""
+    known = set(allowed)
+    seen: set[str] = set()
+    for name, _value in request.query_params.multi_items():
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise InvalidInput(f"Unknown query parameter {name!r}; the known parameters are "
+                               f"{listed}.", field=name)
+        if name in seen:
+            raise InvalidInput(f"The query parameter {name!r} is given twice; give it once.",
+                               field=name)
+        seen.add(name)
 
 
 def wants_html(request: Request) -> bool:

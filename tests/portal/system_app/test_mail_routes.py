@@ -179,3 +179,20 @@ def test_replay_after_fix_creates_ticket(server: PortalServer, factory: Factory,
     assert again.status_code == 409
     assert email_tickets(factory, workspace.tenant) == [
         (1, "Lost VPN token", "customer@example.com", "email")]
+
+
+@pytest.mark.parametrize(("path", "query", "name"), [
+    (LOG, "problems=1", "problems"),
+    (LOG, "status=problems&status=sent", "status"),
+    ("/apps/system/api/mail", "state=received", "state"),
+])
+def test_mail_lists_reject_unknown_query(server: PortalServer, workspace: MailWorkspace,  # noqa: F811
+                                         path: str, query: str, name: str) -> None:
+    """A mistyped filter is an error, not a silently unfiltered list."""
+    with signed_in(server, workspace.admin) as client:
+        response = client.get(f"{path}?{query}")
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"] == name
+    assert repr(name) in error["message"]
