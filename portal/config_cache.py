@@ -21,8 +21,8 @@ version: a change committed in between gives the next read a version that no kep
 has.
 
 Versions are random 64-bit numbers rather than a counter, because a transaction that
-changes configuration and then rolls back may have kept a value under its own version;
-a counter would hand that number to the next change, with other content. A workspace
+changes configuration and then rolls back may have kept a value under its own version.
+A counter would hand that number to the next change, with other content. A workspace
 without a version row (portal_0009 gives every workspace one, and creating a workspace
 fires its trigger) is loaded on every read and never kept.
 

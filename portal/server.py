@@ -23,9 +23,9 @@ WS_MAX_FRAME_BYTES = 64 * 1024
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiosmtpd logs every SMTP session at INFO on "mail.log" ("Peer: ...", and "Connection
-    # lost during _handle_client()" even after a normal QUIT); the listener logs what
-    # matters itself, so those lines show only at DEBUG.
+    # aiosmtpd logs every SMTP session at INFO on "mail.log", even "Connection lost during
+    # _handle_client()" after a normal QUIT. The listener logs what matters itself, so
+    # those lines show only at DEBUG.
     if logging.getLevelName(level) != logging.DEBUG:
         logging.getLogger("mail.log").setLevel(logging.WARNING)
 

@@ -156,8 +156,7 @@ class Ticket(SQLModel, table=True):
     # separate from the SLA targets, and customers never see it.
     due_at: datetime | None = timestamp(nullable=True)
     # Set by the SLA scan job once it published `ticketcloud.ticket.due` for this
-    # `due_at`; an agent changing or clearing `due_at` clears it, so each due time alerts
-    # once (see sla.due_alerts).
+    # `due_at`. Changing or clearing `due_at` clears it, so each due time alerts once.
     due_alerted: bool = False
     # Optimistic concurrency: every change increments it, and an agent's update names the
     # version it was based on (see updates.claim_version).

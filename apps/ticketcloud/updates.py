@@ -209,9 +209,9 @@ def rearm_due_alert(ticket: Ticket) -> None:
     """Clear the flag of the due-time alert (see `sla.due_alerts`), so that the new due
     time alerts when it passes.
 
-    The flag is written even when it reads false here: on PostgreSQL the scan job may
-    have set it since this transaction loaded the ticket, and an UPDATE that left the
-    column out would keep that alert for the new due time too.
+    The flag is written even when it reads false here, because on PostgreSQL the scan
+    job may have set it since this transaction loaded the ticket. An UPDATE that left
+    the column out would keep that alert for the new due time too.
     """
     ticket.due_alerted = False
     flag_modified(ticket, "due_alerted")

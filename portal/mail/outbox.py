@@ -161,8 +161,8 @@ class MailDelivery:
 
 @dataclass(frozen=True)
 class MailProfile:
-    """What mail needs of a workspace: its slug and name, the From of its mail settings
-    and its own relay, if any."""
+    """A workspace's mail identity: its slug and name, the From of its mail settings and
+    its own relay, if any."""
 
     slug: str
     name: str

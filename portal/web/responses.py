@@ -24,8 +24,8 @@ _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden",
 
 
 async def read_json_object(request: Request, *, max_bytes: int, hint: str) -> dict[str, Any]:
-    """Return the request body as a JSON object. Raises InvalidInput for a body over
-    `max_bytes`, invalid JSON or another JSON value; `hint` completes "send a JSON
+    """Return the request body as a JSON object. Raise InvalidInput for a body over
+    `max_bytes`, invalid JSON or another JSON value. `hint` completes "send a JSON
     object ..." in the message, such as 'of the settings to change'."""
     body = await request.body()
     if len(body) > max_bytes:
@@ -43,7 +43,7 @@ async def read_json_object(request: Request, *, max_bytes: int, hint: str) -> di
 
 def check_query_names(request: Request, allowed: Iterable[str]) -> None:
     """Raise InvalidInput for a query parameter not in `allowed`, or one given twice, so
-    that a mistyped filter is an error instead of a silently unfiltered answer."""
+    that a mistyped filter is an error instead of a silently unfiltered list."""
     known = set(allowed)
     seen: set[str] = set()
     for name, _value in request.query_params.multi_items():

@@ -13,7 +13,7 @@ flag false, so the next pass alerts when it is reopened after that time. A ticke
 alerted once for a due time is not alerted again for it, whatever its status does.
 
 The alert goes to the assignee alone: the due time is an agent's own promise, not a
-policy's target, so team leads are not told. An unassigned ticket alerts every member
+policy's target, so team leads get no alert. An unassigned ticket alerts every member
 of its team, and one without team (or whose team has no members) every agent and admin.
 """
 

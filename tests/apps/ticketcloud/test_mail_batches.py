@@ -76,7 +76,7 @@ async def test_batch_failure_quarantines_one(gateway: InboundGateway, db: Databa
                                              workspace: Workspace,
                                              caplog: pytest.LogCaptureFixture) -> None:
     """TicketCloud rejects a sender at localhost, so its handler raises in the middle of
-    the batch; the others are processed once each, with no ticket number lost."""
+    the batch. The others are processed once each, with no ticket number lost."""
     stored = await store_all(gateway, ["first@customer.example", "second@customer.example",
                                        "someone@localhost", "fourth@customer.example"])
 
