@@ -75,7 +75,9 @@ DEFAULTS: dict[MailTemplateKind, TemplateSet] = {
         text="Hello {{ requester_name }},\n\n"
              "We received your request and gave it the number #{{ ticket_number }}:\n\n"
              "    {{ subject }}\n\n"
-             "We will answer by email. To add something, reply to this message and keep "
+             # Lines of the default texts stay within 78 characters, so that the mail
+             # goes out unencoded (RFC 5322 section 2.1.1).
+             "We will answer by email. To add something, reply to this message and keep\n"
              "[#{{ ticket_number }}] in the subject.\n"),
     MailTemplateKind.REPLY: TemplateSet(
         subject="Re: [#{{ ticket_number }}] {{ subject }}",

@@ -106,6 +106,16 @@ async def test_render_mail_default_when_unset(db: Database, workspace: Workspace
     assert rendered == render(DEFAULTS[MailTemplateKind.CONFIRMATION], SAMPLE_VALUES)
 
 
+@pytest.mark.parametrize("kind", [MailTemplateKind.CONFIRMATION, MailTemplateKind.REPLY])
+def test_default_texts_keep_lines_short(kind: MailTemplateKind) -> None:
+    """Lines up to 78 characters go out unencoded; a longer line makes the whole mail
+    quoted-printable, which plain-text readers of the raw mail see as soft breaks."""
+    values = {**SAMPLE_VALUES, "ticket_number": "1234567"}
+    rendered = render(DEFAULTS[kind], values)
+
+    assert max(map(len, rendered.text.splitlines())) <= 78
+
+
 async def test_render_mail_falls_back_on_runtime_failure(db: Database,
                                                          workspace: Workspace) -> None:
     # Passes the check (the sample ticket is #42) but divides by zero for ticket #7.

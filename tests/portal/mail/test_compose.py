@@ -7,8 +7,11 @@ import email
 import email.policy
 import random
 from dataclasses import replace
+from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import compat32
+from email.utils import formataddr
 
 import pytest
 
@@ -243,3 +246,64 @@ def test_header_shortcut_matches_compat32_on_random_values() -> None:
         value = "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 80)))
         assert compose_module._POLICY.fold_binary("Subject", value) == folding.fold_binary(
             "Subject", value), value
+
+
+def _old_address_header(name: str, addresses: list[MailAddress]) -> Header:
+    """The ASCII address header as compose built it before it returned text."""
+    header = Header(header_name=name)
+    header.append(", ".join(formataddr((item.name.strip(), item.email)) for item in addresses),
+                  "us-ascii")
+    return header
+
+
+def test_ascii_address_text_folds_like_a_header() -> None:
+    """An all-ASCII address list is passed to compat32 as text; it must fold to the same
+    bytes as the one-chunk `Header` it replaced, long lists included."""
+    generator = random.Random(2822)
+    alphabet = "aZ09 .,;:\"()<>@'-_"
+    for _ in range(3000):
+        addresses = [MailAddress(f"user{index}@example.com",
+                                 "".join(generator.choice(alphabet)
+                                         for _ in range(generator.randint(0, 30))))
+                     for index in range(generator.randint(1, 4))]
+        value = compose_module._address_header("To", addresses)
+        if not isinstance(value, str):
+            continue
+        folded = compose_module._POLICY.fold_binary("To", value)
+        assert folded == compose_module._POLICY.fold_binary(
+            "To", _old_address_header("To", addresses)), addresses
+
+
+def _random_text(generator: random.Random, *, lines: int) -> str:
+    pieces = ["word", "a", " ", "  ", "Ünïcode", "\r\n", "\r", "\n", "\t", "\x0b", "=?",
+              "From ", ".", "x" * 40, "€", "\x00"]
+    return "".join(generator.choice(pieces) for _ in range(generator.randint(0, lines)))
+
+
+def test_plain_message_matches_the_email_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain text mail is written without `email.mime`; on random mails the bytes must be
+    exactly those the email package writes, and most mails must take the short path."""
+    monkeypatch.setattr(compose_module, "utcnow", lambda: datetime(2026, 12, 5, 9, 30))
+    generator = random.Random(5321)
+    build_plain = compose_module._plain_message
+    short = 0
+    for _ in range(1500):
+        name = generator.choice(["Cal Customer", "", "Ünï", '"Q, N"', "a" * 60, "=?x?="])
+        mail = OutgoingMail(
+            ref="ticket:1", to=[MailAddress("cal@example.net", name)],
+            cc=generator.choice([[], [MailAddress("dee@example.net", "Dee")]]),
+            subject=_random_text(generator, lines=6).replace("\r", "").replace("\n", "")
+            .replace("\x0b", "").replace("\x00", ""),
+            text=_random_text(generator, lines=generator.choice([8, 60])),
+            reply_to=generator.choice([None, MailAddress("help@example.com")]),
+            in_reply_to=generator.choice([None, "<a.b@example.com>"]),
+            references=generator.choice([(), ("<c.d@example.com>",), ("<e@x.com>",) * 3]),
+            auto_submitted=generator.choice(["no", "auto-replied"]))
+        sender = MailAddress("acme@example.com", generator.choice(["Acme", "Äcme", ""]))
+        monkeypatch.setattr(compose_module, "_plain_message", build_plain)
+        fast = compose(mail, sender=sender, message_id="<m@example.com>")
+        headers = compose_module._headers(mail, sender, "<m@example.com>")
+        short += build_plain(mail, headers) is not None
+        monkeypatch.setattr(compose_module, "_plain_message", lambda *args: None)
+        assert fast == compose(mail, sender=sender, message_id="<m@example.com>"), mail
+    assert 200 < short < 1300, short
