@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Insert, event
+from sqlalchemy import inspect as inspect_model
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -153,6 +156,50 @@ async def get_kept(session: AsyncSession, model: type[_Row], key: Any) -> _Row |
     if row is not None:
         session.info.setdefault(_KEPT_KEY, {})[(model, key)] = row
     return row
+
+
+async def insert_row(session: AsyncSession, row: Any) -> None:
+    """Insert `row`, a new object of a table model, with one INSERT, and add it to
+    `session` as a stored row.
+
+    `session.add` and a flush would write the same row, but the unit of work costs
+    several times the INSERT itself. Columns left None that have a default (the
+    primary key among them) get it from the database, and the INSERT returns their
+    values to the object. Later changes to the row are flushed as usual."""
+    mapper = inspect_model(type(row))
+    values = {}
+    returned = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        value = getattr(row, prop.key)
+        if value is None and (column.primary_key or column.default is not None
+                              or column.server_default is not None):
+            returned.append(prop)
+            continue
+        values[column.key] = value
+        if prop.key not in row.__dict__:
+            # Set so that the stored row has every attribute; an unset one would be
+            # loaded on access, which an async session cannot do implicitly.
+            setattr(row, prop.key, value)
+    table = mapper.local_table
+    names = tuple(prop.key for prop in returned)
+    statement = _INSERTS.get((table, names))
+    if statement is None:
+        statement = table.insert()
+        if returned:
+            statement = statement.returning(*(prop.columns[0] for prop in returned))
+        _INSERTS[(table, names)] = statement
+    result = await (await session.connection()).execute(statement, values)
+    if returned:
+        for prop, value in zip(returned, result.one(), strict=True):
+            setattr(row, prop.key, value)
+    make_transient_to_detached(row)
+    session.add(row)
+
+
+# One INSERT ... RETURNING per table and set of returned columns, built once so that
+# its compiled form is cached.
+_INSERTS: dict[tuple[FromClause, tuple[str, ...]], Insert] = {}
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:

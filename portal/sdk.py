@@ -32,7 +32,7 @@ reaches into other portal modules, so this file is the whole contract:
   `RateLimit` in the database, so the limit holds across every portal process, and
   returns a `RateLimitResult` (allowed, or the seconds to wait).
 - `find_users(session, tenant_id, ...)`: looks up the workspace's users as `UserRecord`s.
-- `cached_config(session, tenant_id, key, load)`: a value of the workspace's
+- `cached_config(session, tenant_id, key, load, tables=...)`: a value of the workspace's
   configuration from the per-process cache, loaded again only after the workspace's
   configuration version changed (database triggers change it; see docs/apps.md).
 - `AppContext.stage_sync(session, tenant_id=..., stream=..., payload=...)`: on a child
@@ -74,7 +74,7 @@ from starlette.routing import BaseRoute
 from portal import leases
 from portal.auth.sessions import Principal
 from portal.config_cache import cached as cached_config
-from portal.db import Database, UTCDateTime, after_commit, utcnow
+from portal.db import Database, UTCDateTime, after_commit, insert_row, utcnow
 from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, PortalError
 from portal.events.bus import EventBus
 from portal.events.log import stage_event, stage_events
@@ -102,8 +102,8 @@ __all__ = [
     "SyncState",
     "UTCDateTime", "UserRecord", "XmlRejected", "access_row", "after_commit",
     "app_context", "cached_config", "check_valid", "csrf_token", "do_set_mail_addresses",
-    "find_users", "list_mail_addresses", "parse_untrusted_xml", "principal", "require_role",
-    "tenant_id", "utcnow", "workspace_name",
+    "find_users", "insert_row", "list_mail_addresses", "parse_untrusted_xml", "principal",
+    "require_role", "tenant_id", "utcnow", "workspace_name",
 ]
 
 # The shell's SDK module for app windows: `<script type="module">import { portal } from

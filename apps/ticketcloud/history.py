@@ -79,18 +79,34 @@ def _insert_after_flush(session: Session, _context: object) -> None:
     """Write the waiting entries of tickets that the flush inserted, in one executemany
     INSERT in the order recorded. This listener runs after every flush of every session
     in the process, so it returns at once when nothing waits."""
+    rows = _ready_rows(session)
+    if rows:
+        session.connection().execute(_INSERT, rows)
+
+
+async def write_waiting(session: AsyncSession) -> None:
+    """Write the waiting entries of tickets that were inserted without a flush, such as
+    by `insert_row`, in one INSERT."""
+    rows = _ready_rows(session.sync_session)
+    if rows:
+        await (await session.connection()).execute(_INSERT, rows)
+
+
+def _ready_rows(session: Session) -> list[dict[str, Any]]:
+    """Return the waiting entries whose ticket has an id now, with that id, and move them
+    from the waiting to the written ones."""
     pending: list[tuple[dict[str, Any], Ticket]] | None = session.info.get(_PENDING_KEY)
     if not pending:
-        return
+        return []
     ready = [(values, ticket) for values, ticket in pending if ticket.id is not None]
     if not ready:
-        return
+        return []
     pending[:] = [(values, ticket) for values, ticket in pending if ticket.id is None]
     for values, ticket in ready:
         values["ticket_id"] = ticket.id
     rows = [values for values, _ticket in ready]
-    session.connection().execute(_INSERT, rows)
     session.info.setdefault(_WRITTEN_KEY, []).extend(rows)
+    return rows
 
 
 @event.listens_for(Session, "after_soft_rollback")

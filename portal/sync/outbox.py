@@ -32,6 +32,8 @@ MAX_ITEM_BYTES = 2 * 1024 * 1024
 MAX_STREAM = 100
 # Session keys: whether a master is configured, and the items staged in the session.
 _HAS_MASTER = "portal.sync.has_master"
+_MASTER_EXISTS = sa_select(SyncMaster.id).where(  # type: ignore[call-overload]
+    SyncMaster.id == SINGLETON_ID)
 _STAGED_ITEMS = "portal.sync.staged_items"
 # TODO: delivered items are kept forever; prune them after a retention time.
 
@@ -84,7 +86,9 @@ class SyncGateway:
         master pays one query per transaction, however many changes it stages."""
         known: bool | None = session.info.get(_HAS_MASTER)
         if known is None:
-            known = await session.get(SyncMaster, SINGLETON_ID) is not None
+            # A Core query: `session.get` would flush the session first and build the row.
+            found = await (await session.connection()).execute(_MASTER_EXISTS)
+            known = found.first() is not None
             session.info[_HAS_MASTER] = known
         return known
 
