@@ -14,11 +14,11 @@ portal's tables and ticketcloud_0016 to TicketCloud's. On PostgreSQL a trigger c
 `portal_config_changed('<tenant id column>')`, a function that portal_0009 creates; on
 SQLite each trigger runs the upsert itself.
 
-`cached` reads the version row of a workspace, one primary-key lookup, and returns the value
-kept under that same version, or loads it in the caller's transaction and keeps it. The
-version is read before the value is loaded, so a kept value is never older than its
-version: a change committed in between gives the next read a version that no kept value
-has.
+`cached` reads the version row of a workspace, one primary-key lookup, and returns the
+value kept under that same version, or loads it in the caller's transaction and keeps
+it. The version is read before the value is loaded, so a kept value is never older than
+its version: a change committed in between gives the next read a version that no kept
+value has.
 
 Versions are random 64-bit numbers rather than a counter, because a transaction that
 changes configuration and then rolls back may have kept a value under its own version.
@@ -38,7 +38,20 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Column, Connection, Engine, bindparam, event, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Delete,
+    Engine,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    event,
+    select,
+)
+from sqlalchemy.engine import ExecutionContext
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -76,20 +89,29 @@ _read: weakref.WeakKeyDictionary[Connection, dict[int, int]] = weakref.WeakKeyDi
 
 
 async def cached(session: AsyncSession, tenant_id: int, key: str,
-                 load: Callable[[AsyncSession, int], Awaitable[T]]) -> T:
+                 load: Callable[[AsyncSession, int], Awaitable[T]], *,
+                 tables: tuple[Any, ...]) -> T:
     """Return what `load(session, tenant_id)` returns for `key` in the workspace, from
     the cache while the workspace's configuration has not changed.
 
     `key` names what `load` reads, including any argument that changes its result, such
-    as "ticketcloud.rules" or "portal.mail.addresses:ticketcloud". `load` runs in the
-    caller's transaction, so inside a transaction that changed configuration it reads
-    the change.
+    as "ticketcloud.rules" or "portal.mail.addresses:ticketcloud". `tables` are the
+    table models (or tables) that `load` reads, each with the version triggers; pass a
+    tuple built once, such as a module constant. `load` runs in the caller's
+    transaction, so inside a transaction that changed configuration it reads the change.
 
-    A transaction reads a workspace's version once, until it writes anything: any
-    statement but a SELECT, ROLLBACK TO SAVEPOINT and the end of the transaction forget
-    the versions read (`_forget`), so the next lookup reads the version again."""
+    A transaction reads a workspace's version once and keeps it until it may have
+    changed: a write to a table that some cached value reads (or to a table whose
+    deletes cascade into one), a statement that is not plain INSERT, UPDATE, DELETE or
+    SELECT, ROLLBACK TO SAVEPOINT and the end of the transaction forget the versions
+    read (`_forget`). Writes to other tables, such as a new ticket's rows, keep them."""
     connection = (await session.connection()).sync_connection
     assert connection is not None
+    if tables not in _registered:
+        _register(tables)
+        # A write earlier in this transaction to a table seen for the first time kept
+        # the versions read, so they are read again.
+        _forget(connection)
     read = _read.get(connection)
     version = read.get(tenant_id) if read is not None else None
     if version is None:
@@ -116,6 +138,27 @@ async def cached(session: AsyncSession, tenant_id: int, key: str,
     return value
 
 
+# The names of the tables that cached values read, with the tables whose deletes or key
+# updates cascade into them through foreign keys, and the `tables` arguments seen.
+_watched: set[str] = set()
+_registered: set[tuple[Any, ...]] = set()
+_CASCADING = {"CASCADE", "SET NULL", "SET DEFAULT"}
+
+
+def _register(tables: tuple[Any, ...]) -> None:
+    waiting: list[Table] = [getattr(table, "__table__", table) for table in tables]
+    while waiting:
+        table = waiting.pop()
+        if table.name in _watched:
+            continue
+        _watched.add(table.name)
+        for key in table.foreign_keys:
+            actions = {(key.ondelete or "").upper(), (key.onupdate or "").upper()}
+            if actions & _CASCADING:
+                waiting.append(key.column.table)
+    _registered.add(tables)
+
+
 def _watch(engine: Engine) -> None:
     """Make the engine's connections forget the versions they read whenever their
     transaction may have changed configuration or ended."""
@@ -124,10 +167,24 @@ def _watch(engine: Engine) -> None:
         event.listen(engine, name, _forget)
 
 
-def _after_execute(connection: Connection, _cursor: object, statement: str, *_args: object,
-                   ) -> None:
-    if not statement.startswith("SELECT"):
+def _after_execute(connection: Connection, _cursor: object, statement: str,
+                   _parameters: object, context: ExecutionContext | None,
+                   _executemany: bool) -> None:
+    if connection not in _read or statement.startswith("SELECT"):
+        return
+    table = _written_table(context)
+    if table is None or table in _watched:
         _forget(connection)
+
+
+def _written_table(context: ExecutionContext | None) -> str | None:
+    """Return the name of the table that an INSERT, UPDATE or DELETE statement of
+    SQLAlchemy writes, or None for any other statement, such as plain SQL text."""
+    compiled = getattr(context, "compiled", None)
+    statement = getattr(compiled, "statement", None)
+    if not isinstance(statement, Insert | Update | Delete):
+        return None
+    return getattr(statement.table, "name", None)
 
 
 def _forget(connection: Connection, *_args: object) -> None:

@@ -240,7 +240,11 @@ async def _templates_of(session: AsyncSession, tenant_id: int,
         row = await load_template(session, tenant_id, kind)
         return TemplateSet(row.subject, row.text, row.html) if row is not None else None
 
-    return await cached_config(session, tenant_id, f"ticketcloud.template:{kind.value}", load)
+    return await cached_config(session, tenant_id, f"ticketcloud.template:{kind.value}", load,
+                               tables=_TEMPLATE_TABLES)
+
+
+_TEMPLATE_TABLES = (MailTemplate,)
 
 
 def template_view(kind: MailTemplateKind, row: MailTemplate | None) -> dict[str, Any]:

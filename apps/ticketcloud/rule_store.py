@@ -45,7 +45,11 @@ async def load_rules(session: AsyncSession, tenant_id: int) -> tuple[RuleDefinit
     """Return the tenant's enabled rules in order for `rules.evaluate`, from the
     configuration cache while the tenant's rules did not change. A stored rule that no
     longer validates is left out and logged when the rules are loaded."""
-    return await cached_config(session, tenant_id, "ticketcloud.rules", _load_rules)
+    return await cached_config(session, tenant_id, "ticketcloud.rules", _load_rules,
+                               tables=_RULE_TABLES)
+
+
+_RULE_TABLES = (Rule,)
 
 
 async def _load_rules(session: AsyncSession, tenant_id: int) -> tuple[RuleDefinition, ...]:

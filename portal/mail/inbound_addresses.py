@@ -70,6 +70,7 @@ async def do_set_mail_addresses(session: AsyncSession, tenant_id: int, app_id: s
     return wanted
 
 
+_ADDRESS_TABLES = (MailRoute,)
 # Built once, because every mail a ticket sends runs it (for its Reply-To).
 _ADDRESSES = select(MailRoute.address).where(MailRoute.tenant_id == bindparam("tenant_id"),
                                              MailRoute.app_id == bindparam("app_id"))
@@ -83,7 +84,8 @@ async def list_mail_addresses(session: AsyncSession, tenant_id: int, app_id: str
         return tuple(sorted((await session.exec(
             _ADDRESSES, params={"tenant_id": tenant_id, "app_id": app_id})).all()))
 
-    return list(await cached(session, tenant_id, f"portal.mail.addresses:{app_id}", load))
+    return list(await cached(session, tenant_id, f"portal.mail.addresses:{app_id}", load,
+                             tables=_ADDRESS_TABLES))
 
 
 async def find_route(session: AsyncSession, address: str) -> MailRoute | None:

@@ -52,7 +52,7 @@ from portal.mail.compose import (
     compose,
     derive_key,
 )
-from portal.mail.outbound_relay import RelayConfig, load_mail_settings
+from portal.mail.outbound_relay import MailSettings, RelayConfig, load_mail_settings
 from portal.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -174,7 +174,11 @@ class MailProfile:
 async def mail_profile(session: AsyncSession, tenant_id: int) -> MailProfile:
     """Return the workspace's MailProfile, from the configuration cache while neither the
     workspace nor its mail settings changed. Raises InvalidInput for an unknown tenant."""
-    return await cached(session, tenant_id, "portal.mail.profile", _load_profile)
+    return await cached(session, tenant_id, "portal.mail.profile", _load_profile,
+                        tables=_PROFILE_TABLES)
+
+
+_PROFILE_TABLES = (MailSettings, Tenant)
 
 
 async def _load_profile(session: AsyncSession, tenant_id: int) -> MailProfile:

@@ -11,16 +11,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, event, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from portal import config_cache
 from portal.config_cache import ConfigVersion, cached
 from portal.db import Database
 from portal.mail.inbound_addresses import do_set_mail_addresses, list_mail_addresses
 from portal.mail.outbound_relay import do_update_mail_settings
 from portal.mail.outbox import MailGateway, mail_profile
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
-from portal.models import Tenant
+from portal.models import EventCounter, Tenant
 from portal.sdk import InvalidInput, NotFound, workspace_name
 from portal.tenants import do_create_tenant
 from tests.support import create_database, drop_database
@@ -51,6 +52,9 @@ async def new_tenant(db: Database, slug: str = "acme") -> int:
         return tenant.id
 
 
+NAME_TABLES = (Tenant,)
+
+
 class CountingLoader:
     """A loader that returns the workspace's name and counts its calls."""
 
@@ -64,9 +68,13 @@ class CountingLoader:
         return tenant.name
 
 
+async def cached_name(session: AsyncSession, tenant_id: int, loader: CountingLoader) -> str:
+    return await cached(session, tenant_id, "test.name", loader, tables=NAME_TABLES)
+
+
 async def read_name(db: Database, tenant_id: int, loader: CountingLoader) -> str:
     async with db.read() as session:
-        return await cached(session, tenant_id, "test.name", loader)
+        return await cached_name(session, tenant_id, loader)
 
 
 async def test_cache_loads_value_once(
@@ -134,18 +142,100 @@ async def test_cache_keeps_other_workspaces(engines: tuple[Database, Database]) 
     assert await read_name(db, changed, loader) == "Renamed"
 
 
-async def test_cache_reads_own_change(engines: tuple[Database, Database]) -> None:
+@pytest.mark.parametrize("path", ["orm", "core", "sql"])
+async def test_cache_reads_own_change(engines: tuple[Database, Database], path: str) -> None:
     db, _ = engines
     tenant_id = await new_tenant(db)
     loader = CountingLoader()
 
     async with db.transaction() as session:
-        before = await cached(session, tenant_id, "test.name", loader)
-        await (await session.connection()).execute(
-            text("UPDATE portal_tenant SET name = 'Inside' WHERE id = :id"), {"id": tenant_id})
-        after = await cached(session, tenant_id, "test.name", loader)
+        before = await cached_name(session, tenant_id, loader)
+        if path == "orm":
+            tenant = await session.get(Tenant, tenant_id)
+            assert tenant is not None
+            tenant.name = "Inside"
+            session.add(tenant)
+            await session.flush()
+        elif path == "core":
+            await (await session.connection()).execute(
+                update(Tenant.__table__).where(Tenant.__table__.c.id == tenant_id)  # type: ignore[attr-defined]
+                .values(name="Inside"))
+        else:
+            await (await session.connection()).execute(
+                text("UPDATE portal_tenant SET name = 'Inside' WHERE id = :id"),
+                {"id": tenant_id})
+        after = await cached_name(session, tenant_id, loader)
 
     assert (before, after) == ("Acme", "Inside")
+
+
+def count_version_reads(db: Database) -> list[str]:
+    """Return a list that collects the version reads of `db` from now on."""
+    reads: list[str] = []
+
+    def collect(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("SELECT") and "portal_config_version" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", collect)
+    return reads
+
+
+async def test_other_table_write_keeps_version(engines: tuple[Database, Database]) -> None:
+    """A write to a table that no cached value reads, such as a new ticket's rows, keeps
+    the version the transaction read."""
+    db, _ = engines
+    tenant_id = await new_tenant(db)
+    loader = CountingLoader()
+    reads = count_version_reads(db)
+
+    async with db.transaction() as session:
+        await cached_name(session, tenant_id, loader)
+        await (await session.connection()).execute(
+            update(EventCounter.__table__)  # type: ignore[attr-defined]
+            .where(EventCounter.__table__.c.tenant_id == tenant_id)  # type: ignore[attr-defined]
+            .values(last_seq=EventCounter.__table__.c.last_seq + 1))  # type: ignore[attr-defined]
+        await cached_name(session, tenant_id, loader)
+
+    assert len(reads) == 1
+
+
+async def test_new_tables_read_version_again(engines: tuple[Database, Database],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first value that reads a table makes the transaction read the version again,
+    because a write to that table earlier in the transaction kept the old one."""
+    db, _ = engines
+    tenant_id = await new_tenant(db)
+    async with db.read() as session:
+        assert (await mail_profile(session, tenant_id)).from_address is None
+    monkeypatch.setattr(config_cache, "_watched", set())
+    monkeypatch.setattr(config_cache, "_registered", set())
+
+    async with db.transaction() as session:
+        await cached(session, tenant_id, "test.name", CountingLoader(), tables=NAME_TABLES)
+        await do_update_mail_settings(session, tenant_id, {"from_address": "help@acme.example"})
+        profile = await mail_profile(session, tenant_id)
+
+    assert profile.from_address == "help@acme.example"
+
+
+def test_cascading_parents_watched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleting a parent row whose foreign keys cascade changes the child table, so the
+    parent is watched with it."""
+    monkeypatch.setattr(config_cache, "_watched", set())
+    monkeypatch.setattr(config_cache, "_registered", set())
+    metadata = MetaData()
+    Table("grandparent", metadata, Column("id", Integer, primary_key=True))
+    Table("parent", metadata, Column("id", Integer, primary_key=True),
+          Column("up", ForeignKey("grandparent.id", ondelete="SET NULL")))
+    Table("other", metadata, Column("id", Integer, primary_key=True))
+    child = Table("child", metadata, Column("id", Integer, primary_key=True),
+                  Column("parent_id", ForeignKey("parent.id", ondelete="CASCADE")),
+                  Column("other_id", ForeignKey("other.id")))
+
+    config_cache._register((child,))
+
+    assert config_cache._watched == {"child", "parent", "grandparent"}
 
 
 async def test_cache_drops_rolled_back_value(engines: tuple[Database, Database],
@@ -162,7 +252,7 @@ async def test_cache_drops_rolled_back_value(engines: tuple[Database, Database],
             await (await session.connection()).execute(
                 text("UPDATE portal_tenant SET name = 'Never' WHERE id = :id"),
                 {"id": tenant_id})
-            assert await cached(session, tenant_id, "test.name", loader) == "Never"
+            assert await cached_name(session, tenant_id, loader) == "Never"
             raise Undo
 
     assert await read_name(db, tenant_id, loader) == "Acme"
@@ -180,13 +270,13 @@ async def test_cache_drops_savepoint_value(engines: tuple[Database, Database],
     loader = CountingLoader()
 
     async with db.transaction() as session:
-        assert await cached(session, tenant_id, "test.name", loader) == "Acme"
+        assert await cached_name(session, tenant_id, loader) == "Acme"
         savepoint = await session.begin_nested()
         await (await session.connection()).execute(
             text("UPDATE portal_tenant SET name = 'Nested' WHERE id = :id"), {"id": tenant_id})
-        assert await cached(session, tenant_id, "test.name", loader) == "Nested"
+        assert await cached_name(session, tenant_id, loader) == "Nested"
         await savepoint.rollback()
-        assert await cached(session, tenant_id, "test.name", loader) == "Acme"
+        assert await cached_name(session, tenant_id, loader) == "Acme"
 
 
 async def test_cache_skips_unversioned_workspace(

@@ -176,7 +176,11 @@ async def policies_to_match(session: AsyncSession, tenant_id: int) -> tuple[SlaP
 
     They are copies that belong to no session and are shared by every transaction of
     this process: read them, never change them or add them to a session."""
-    return await cached_config(session, tenant_id, "ticketcloud.sla_policies", _copies)
+    return await cached_config(session, tenant_id, "ticketcloud.sla_policies", _copies,
+                               tables=_POLICY_TABLES)
+
+
+_POLICY_TABLES = (SlaPolicy,)
 
 
 async def _copies(session: AsyncSession, tenant_id: int) -> tuple[SlaPolicy, ...]:
