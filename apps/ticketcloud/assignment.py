@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,15 +60,22 @@ async def pick_agent(session: AsyncSession, tenant_id: int, team: Team) -> Pick:
                           "the team's queue")
     if locked.strategy is AssignmentStrategy.LEAST_OPEN:
         return await _least_open(session, tenant_id, locked, candidates)
-    return _round_robin(session, locked, candidates)
+    return await _round_robin(session, locked, candidates)
 
 
-def _round_robin(session: AsyncSession, team: Team, candidates: list[UserRecord]) -> Pick:
+# A Core UPDATE, because a change to the ORM row would cost a flush of the unit of work.
+_MOVE_CURSOR = (update(Team.__table__)  # type: ignore[attr-defined]
+                .where(Team.__table__.c.id == bindparam("team"))  # type: ignore[attr-defined]
+                .values(round_robin_cursor=bindparam("cursor")))
+
+
+async def _round_robin(session: AsyncSession, team: Team, candidates: list[UserRecord]) -> Pick:
     cursor = team.round_robin_cursor
     after_cursor = [user for user in candidates if cursor is None or user.id > cursor]
     agent = after_cursor[0] if after_cursor else candidates[0]
-    team.round_robin_cursor = agent.id
-    session.add(team)
+    await (await session.connection()).execute(_MOVE_CURSOR, {"team": team.id,
+                                                              "cursor": agent.id})
+    set_committed_value(team, "round_robin_cursor", agent.id)
     return Pick(agent, f"Round robin in team {team.name} picked {agent.name}")
 
 
