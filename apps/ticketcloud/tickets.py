@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import AppContext, NotFound, Principal, Role, find_users, insert_row
+from portal.sdk import AppContext, NotFound, Principal, Role, find_users, insert_row, utcnow
 from ticketcloud import mail_out, ticket_events
 from ticketcloud.attachments import AttachmentUpload, check_attachments, do_store_attachments
 from ticketcloud.categories import access_category
@@ -103,10 +103,14 @@ async def do_create_ticket_with_rows(
     if requester_user_id is not None:
         requester_user_id = await _check_requester(session, tenant_id, requester_user_id)
 
+    # The timestamps are given rather than left to their default factories, which
+    # pydantic inspects on every call.
+    now = utcnow()
     ticket = Ticket(
         tenant_id=tenant_id, number=number, subject=subject, requester_email=requester_email,
         requester_name=requester_name, requester_user_id=requester_user_id,
-        channel=checked_channel, category_id=category_id, tags=[],
+        channel=checked_channel, category_id=category_id, tags=[], created_at=now,
+        updated_at=now,
     )
     facts = TicketFacts(
         subject=subject, body=body, sender_email=requester_email, channel=checked_channel,
