@@ -100,11 +100,14 @@ async def cached(session: AsyncSession, tenant_id: int, key: str,
     tuple built once, such as a module constant. `load` runs in the caller's
     transaction, so inside a transaction that changed configuration it reads the change.
 
-    A transaction reads a workspace's version once and keeps it until it may have
-    changed: a write to a table that some cached value reads (or to a table whose
-    deletes cascade into one), a statement that is not plain INSERT, UPDATE, DELETE or
-    SELECT, ROLLBACK TO SAVEPOINT and the end of the transaction forget the versions
-    read (`_forget`). Writes to other tables, such as a new ticket's rows, keep them."""
+    A transaction reads a workspace's version once and keeps it until the version may
+    have changed. These make it forget the versions read (`_forget`):
+    - a write to a table that some cached value reads, or to a table whose deletes
+      cascade into one;
+    - any statement other than SQLAlchemy's INSERT, UPDATE, DELETE or SELECT, such as
+      plain SQL text;
+    - ROLLBACK TO SAVEPOINT and the end of the transaction.
+    Writes to other tables, such as a new ticket's rows, keep them."""
     connection = (await session.connection()).sync_connection
     assert connection is not None
     if tables not in _registered:

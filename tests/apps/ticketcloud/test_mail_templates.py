@@ -108,8 +108,8 @@ async def test_render_mail_default_when_unset(db: Database, workspace: Workspace
 
 @pytest.mark.parametrize("kind", [MailTemplateKind.CONFIRMATION, MailTemplateKind.REPLY])
 def test_default_texts_keep_lines_short(kind: MailTemplateKind) -> None:
-    """Lines up to 78 characters go out unencoded; a longer line makes the whole mail
-    quoted-printable, which plain-text readers of the raw mail see as soft breaks."""
+    """Lines up to 78 characters go out unencoded. A longer line makes the whole mail
+    quoted-printable, which shows as soft line breaks to anyone reading the raw mail."""
     values = {**SAMPLE_VALUES, "ticket_number": "1234567"}
     rendered = render(DEFAULTS[kind], values)
 

@@ -257,7 +257,7 @@ def _old_address_header(name: str, addresses: list[MailAddress]) -> Header:
 
 
 def test_ascii_address_text_folds_like_a_header() -> None:
-    """An all-ASCII address list is passed to compat32 as text; it must fold to the same
+    """An all-ASCII address list is passed to compat32 as text. It must fold to the same
     bytes as the one-chunk `Header` it replaced, long lists included."""
     generator = random.Random(2822)
     alphabet = "aZ09 .,;:\"()<>@'-_"
@@ -281,8 +281,8 @@ def _random_text(generator: random.Random, *, lines: int) -> str:
 
 
 def test_plain_message_matches_the_email_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Plain text mail is written without `email.mime`; on random mails the bytes must be
-    exactly those the email package writes, and most mails must take the short path."""
+    """Plain text mail is written without `email.mime`. On random mails the bytes must be
+    exactly those the email package writes, and many must take the short path."""
     monkeypatch.setattr(compose_module, "utcnow", lambda: datetime(2026, 12, 5, 9, 30))
     generator = random.Random(5321)
     build_plain = compose_module._plain_message
