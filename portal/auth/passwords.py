@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,9 +16,6 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 
 _hasher = PasswordHasher()
-# Verified against when the account does not exist, so that a wrong email takes as long
-# as a wrong password and response times do not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash("miportal-no-such-account")
 
 
 def check_new_password(password: str) -> str:
@@ -41,12 +39,22 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_LENGTH:
         return False
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except VerificationError:
         return False
     except InvalidHashError:
         logger.error("Stored password hash has an unknown format; sign-in rejected")
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """Return the hash verified against when the account does not exist, so that a wrong
+    email takes as long as a wrong password and response times do not reveal which
+    accounts exist. It is made on first use rather than at import, because hashing takes
+    tens of milliseconds that every command importing the settings would pay, such as
+    each run of the MTA pipe. Only that first sign-in of a process takes longer."""
+    return _hasher.hash("miportal-no-such-account")
 
 
 def needs_rehash(password_hash: str) -> bool:

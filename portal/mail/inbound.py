@@ -47,8 +47,7 @@ from portal.mail.inbound_models import (
 from portal.mail.parse import MailLimitExceeded, MailLimits, ParsedMail, parse_mail
 from portal.mail.parse_headers import parse_message_id
 from portal.mail.parse_limits import check_limits
-from portal.registry.installations import is_installed
-from portal.registry.registry import AppRegistry
+from portal.registry.installed import LoadedApps, is_installed
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class StoredMail:
 class InboundGateway:
     """Stores inbound messages and runs the apps' mail handlers on them."""
 
-    def __init__(self, db: Database, registry: AppRegistry, data_dir: Path, *,
+    def __init__(self, db: Database, registry: LoadedApps, data_dir: Path, *,
                  limits: MailLimits | None = None) -> None:
         self.db = db
         self.registry = registry

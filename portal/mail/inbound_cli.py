@@ -6,6 +6,11 @@ running portal processes it within seconds), 67 (EX_NOUSER) for a recipient with
 route, 65 (EX_DATAERR) for a message over the size limit, and 75 (EX_TEMPFAIL) when it
 could not be stored, so that the MTA keeps it and retries. One line on standard output
 or standard error says what happened.
+
+An MTA starts one process per message, so the command loads no apps and imports no web
+code: it opens the database, looks the recipients up and stores the message (`run`).
+The running portal processes the row. The command applies no migrations, so storing
+fails with status 75 until the portal has applied them.
 """
 
 from __future__ import annotations
@@ -13,10 +18,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any, BinaryIO, TextIO
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from portal.db import Database
 from portal.mail.inbound import InboundGateway, StorageFailed, UnknownRecipient
+from portal.mail.inbound_addresses import find_route
+from portal.mail.inbound_models import MailRoute
 from portal.mail.parse import MailLimitExceeded
+from portal.registry.discovery import builtin_app_ids
+from portal.registry.installed import has_installation
+from portal.settings import Settings
+
+if TYPE_CHECKING:
+    from portal.registry.registry import LoadedApp
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +55,39 @@ def add_parser(commands: Any) -> None:
     receive.add_argument("--sender", default="", help="envelope sender address (MAIL FROM)")
 
 
+@dataclass(frozen=True)
+class _NoApps:
+    """The loaded apps of the pipe's process: none. `find_routes` checks installations in
+    the database instead, and the portal checks that the app is loaded when it processes
+    the row."""
+
+    apps: Mapping[str, LoadedApp] = field(default_factory=dict)
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Store the message on standard input and return a sysexits status, with a gateway
+    that loads no apps."""
+    db = Database(settings.effective_database_url)
+    try:
+        return await receive(InboundGateway(db, _NoApps(), settings.data_dir), args)
+    finally:
+        await db.dispose()
+
+
+async def find_routes(db: Database, recipients: Sequence[str]) -> dict[str, MailRoute]:
+    """Return the routes of the recipients whose app is built in or installed for the
+    route's tenant, by recipient."""
+    builtin = builtin_app_ids()
+    routes: dict[str, MailRoute] = {}
+    async with db.read() as session:
+        for recipient in recipients:
+            route = await find_route(session, recipient)
+            if route is not None and (route.app_id in builtin or await has_installation(
+                    session, route.tenant_id, route.app_id)):
+                routes[recipient] = route
+    return routes
+
+
 async def receive(gateway: InboundGateway, args: argparse.Namespace, *,
                   stdin: BinaryIO | None = None, stdout: TextIO | None = None,
                   stderr: TextIO | None = None) -> int:
@@ -47,9 +96,12 @@ async def receive(gateway: InboundGateway, args: argparse.Namespace, *,
     out, err = stdout or sys.stdout, stderr or sys.stderr
     # One byte over the limit is enough to know the message is too big.
     raw = source.read(gateway.limits.max_bytes + 1)
+    routes = await find_routes(gateway.db, args.recipient)
     try:
+        # The gateway looks up the recipients missing from `routes` again and raises
+        # UnknownRecipient for them, because `_NoApps` lists no loaded app.
         stored = await gateway.store(raw, recipients=args.recipient,
-                                     envelope_sender=args.sender)
+                                     envelope_sender=args.sender, routes=routes)
     except UnknownRecipient as error:
         print(f"error: {error.message}", file=err)
         return EX_NOUSER

@@ -4,6 +4,7 @@ entry-point group of installed distributions."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ class AppSource:
 
 def builtin_sources() -> list[AppSource]:
     return [AppSource(origin="built-in system app", root=BUILTIN_ROOT, builtin=True)]
+
+
+def builtin_app_ids() -> frozenset[str]:
+    """Return the ids of the built-in apps, read from their manifests without loading
+    the apps, for a process that loads none (the MTA pipe)."""
+    return frozenset(json.loads((source.root / MANIFEST_NAME).read_text("utf-8"))["id"]
+                     for source in builtin_sources() if source.root is not None)
 
 
 def folder_sources(apps_dir: Path | None) -> list[AppSource]:

@@ -32,18 +32,6 @@ async def installed_app_ids(session: AsyncSession, registry: AppRegistry,
     return (installed & set(registry.apps)) | registry.builtin_ids()
 
 
-async def is_installed(session: AsyncSession, registry: AppRegistry, tenant_id: int,
-                       app_id: str) -> bool:
-    if app_id not in registry.apps:
-        return False
-    if registry.apps[app_id].builtin:
-        return True
-    statement = select(AppInstallation.id).where(
-        AppInstallation.tenant_id == tenant_id, AppInstallation.app_id == app_id,
-        AppInstallation.status == InstallationStatus.INSTALLED)
-    return (await session.exec(statement)).first() is not None
-
-
 async def migrate_app(db: Database, registry: AppRegistry, app: LoadedApp) -> None:
     """Apply the app's migrations (its own Alembic branch) up to head."""
     if app.migrations_dir is None:

@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from portal.db import Database, utcnow
 from portal.errors import PortalError
-from portal.registry.installations import is_installed
+from portal.registry.installed import is_installed
 from portal.registry.registry import AppRegistry
 from portal.sync.envelope import Ack, BatchItem, ItemResult, build_ack, build_error, parse_batch
 from portal.sync.items import SyncItem, SyncRejected

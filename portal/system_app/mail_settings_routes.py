@@ -22,7 +22,7 @@ from portal.mail.imap_admin import (
 )
 from portal.mail.inbound_models import MailRoute
 from portal.models import Role
-from portal.registry.installations import is_installed
+from portal.registry.installed import is_installed
 from portal.sdk import require_role
 from portal.services import Services
 from portal.web.responses import read_json_object

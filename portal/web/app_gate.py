@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from portal.auth.sessions import Principal
 from portal.errors import NotAuthenticated, NotFound
-from portal.registry.installations import is_installed
+from portal.registry.installed import is_installed
 from portal.registry.registry import LoadedApp
 from portal.sdk import SCOPE_APP, SCOPE_PRINCIPAL, SCOPE_TENANT
 from portal.services import Services

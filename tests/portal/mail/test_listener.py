@@ -246,6 +246,46 @@ def test_pipe_storage_failure_exit_75(tmp_path: Path) -> None:
     assert "try again later" in result.stderr.decode()
 
 
+def test_pipe_uninstalled_app_exit_67(server: PortalServer, workspace: MailWorkspace) -> None:
+    uninstall = subprocess.run(
+        [sys.executable, "-m", "portal", "--data-dir", str(server.data_dir), "--database-url",
+         server.database_url, "apps", "uninstall", "ticketcloud", "--tenant",
+         workspace.tenant.slug], capture_output=True, cwd=REPOSITORY_ROOT, timeout=60,
+        check=False)
+    assert uninstall.returncode == 0, uninstall.stderr
+
+    result = run_pipe(server, b"Subject: x\r\n\r\nx\r\n", "--recipient", workspace.address)
+
+    assert result.returncode == 67
+    assert result.stderr.decode().strip() == \
+        f"error: No app receives mail for {workspace.address!r}."
+
+
+# What a pipe run must not import: an MTA starts one per message, and storing needs
+# none of the apps, the services, the migrations or the web stack.
+PIPE_UNNEEDED_MODULES = ("portal.admin_commands", "portal.services", "portal.registry.registry",
+                         "portal.registry.installations", "portal.sdk", "portal.web",
+                         "portal.migrate", "starlette", "alembic", "ticketcloud")
+
+
+def test_pipe_loads_no_apps_or_web_stack(server: PortalServer,
+                                          workspace: MailWorkspace) -> None:
+    raw = bytes(message(workspace.address, message_id="<pipe-imports@example.com>"))
+    script = ("import sys\nfrom portal.cli import main\nstatus = main(sys.argv[1:])\n"
+              "print(' '.join(sorted(sys.modules)))\nraise SystemExit(status)")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--data-dir", str(server.data_dir), "--database-url",
+         server.database_url, "mail", "receive", "--recipient", workspace.address],
+        input=raw, capture_output=True, cwd=REPOSITORY_ROOT, timeout=60, check=False)
+
+    assert result.returncode == 0, result.stderr
+    stored, modules = result.stdout.decode().splitlines()
+    assert stored.startswith("Stored inbound mail ")
+    assert [name for name in modules.split()
+            if any(name == unneeded or name.startswith(f"{unneeded}.")
+                   for unneeded in PIPE_UNNEEDED_MODULES)] == []
+
+
 def quarantine_one(server: PortalServer, factory: Factory, workspace: MailWorkspace) -> int:
     """Send a message whose sender TicketCloud rejects, so that it is quarantined."""
     raw = bytes(message(workspace.address, sender="someone@localhost"))
