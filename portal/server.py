@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from portal.auth.passwords import prepare_dummy_hash
 from portal.demo import seed_demo_if_empty
 from portal.services import Services, build_services, migrate_all
 from portal.settings import Settings, load_settings
@@ -87,6 +88,7 @@ def run(settings: Settings, *, seed_demo: bool = True) -> None:
     async def after_start(services: Services) -> None:
         if seed_demo:
             await print_demo_logins(services)
+        prepare_dummy_hash()
         tune_garbage_collection()
 
     app = create_app(services, after_start=after_start)
@@ -138,6 +140,7 @@ def worker_app() -> Starlette:
     services = build_services(settings)
 
     async def after_start(services: Services) -> None:
+        prepare_dummy_hash()
         tune_garbage_collection()
 
     return create_app(services, after_start=after_start)

@@ -53,8 +53,14 @@ def _dummy_hash() -> str:
     email takes as long as a wrong password and response times do not reveal which
     accounts exist. It is made on first use rather than at import, because hashing takes
     tens of milliseconds that every command importing the settings would pay, such as
-    each run of the MTA pipe. Only that first sign-in of a process takes longer."""
+    each run of the MTA pipe. The server makes it at start (`prepare_dummy_hash`)."""
     return _hasher.hash("miportal-no-such-account")
+
+
+def prepare_dummy_hash() -> None:
+    """Make the hash that unknown accounts are verified against now. The server calls
+    this when it starts, so that its first such sign-in takes as long as any other."""
+    _dummy_hash()
 
 
 def needs_rehash(password_hash: str) -> bool:

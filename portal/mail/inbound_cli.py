@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
 from portal.db import Database
 from portal.mail.inbound import InboundGateway, StorageFailed, UnknownRecipient
 from portal.mail.inbound_addresses import find_route
@@ -70,8 +72,23 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     db = Database(settings.effective_database_url)
     try:
         return await receive(InboundGateway(db, _NoApps(), settings.data_dir), args)
+    except (OperationalError, ProgrammingError) as error:
+        if not _missing_table(error):
+            raise
+        logger.error("Receiving mail failed: the database has no portal tables (%s)",
+                     error.orig)
+        print("error: the database is not set up yet; start the portal once or run "
+              "`python -m portal migrate`, then deliver again", file=sys.stderr)
+        return EX_TEMPFAIL
     finally:
         await db.dispose()
+
+
+def _missing_table(error: OperationalError | ProgrammingError) -> bool:
+    # The messages of SQLite ("no such table: x") and PostgreSQL ('relation "x" does not
+    # exist').
+    text = str(error.orig)
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 async def find_routes(db: Database, recipients: Sequence[str]) -> dict[str, MailRoute]:

@@ -246,6 +246,20 @@ def test_pipe_storage_failure_exit_75(tmp_path: Path) -> None:
     assert "try again later" in result.stderr.decode()
 
 
+def test_pipe_unmigrated_database_exit_75(tmp_path: Path) -> None:
+    (tmp_path / "empty.sqlite3").touch()
+    result = subprocess.run(
+        [sys.executable, "-m", "portal", "--data-dir", str(tmp_path), "--database-url",
+         f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}", "mail", "receive",
+         "--recipient", "support@x.localhost"], input=b"Subject: x\r\n\r\nx\r\n",
+        capture_output=True, cwd=REPOSITORY_ROOT, timeout=60, check=False)
+
+    assert result.returncode == 75
+    assert result.stderr.decode().strip().endswith(
+        "error: the database is not set up yet; start the portal once or run "
+        "`python -m portal migrate`, then deliver again")
+
+
 def test_pipe_uninstalled_app_exit_67(server: PortalServer, workspace: MailWorkspace) -> None:
     uninstall = subprocess.run(
         [sys.executable, "-m", "portal", "--data-dir", str(server.data_dir), "--database-url",
