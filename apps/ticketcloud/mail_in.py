@@ -272,8 +272,10 @@ async def _create(context: AppContext, session: AsyncSession, tenant_id: int,
         await record_change(session, ticket, field="follow_up", old=None,
                             new=f"#{closed.number}",
                             reason=f"Mail answered closed ticket #{closed.number}")
-    await _add_cc(session, ticket, mail, [*await list_mail_addresses(session, tenant_id, APP_ID),
-                                          *received.staff_addresses])
+    if mail.cc:
+        await _add_cc(session, ticket, mail,
+                      [*await list_mail_addresses(session, tenant_id, APP_ID),
+                       *received.staff_addresses])
     await _record(context, session, ticket, created.message, received, parts,
                   attachments=created.attachments)
     confirmed = await _confirm(context, session, ticket, mail)
@@ -314,8 +316,8 @@ async def _record(context: AppContext, session: AsyncSession, ticket: Ticket,
                   message: Message, received: _Received, parts: _Parts, *,
                   attachments: Sequence[Attachment] | None = None) -> None:
     """Store the mail's details for the message and its Message-IDs for threading.
-    `attachments` are the message's attachment rows when the caller has them; they are
-    read only when an inline image needs their ids."""
+    `attachments` are the message's attachment rows when the caller has them. Without
+    them, the rows are read only when an inline image needs their ids."""
     assert message.id is not None
     mail = received.mail
     inline: dict[str, int | None] = {}
