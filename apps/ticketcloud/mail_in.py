@@ -160,6 +160,11 @@ async def _duplicate_of(session: AsyncSession, tenant_id: int, mail: ParsedMail,
                                              known=known)
     if row is not None:
         return await session.get(Ticket, row.ticket_id)
+    own_id = mail_threads.normalize_message_id(mail.message_id)
+    if own_id is not None and own_id not in known.rows:
+        # NOTE: `_record` writes the only MailDetail rows, and it always records the
+        # mail's own Message-ID, so no earlier run of this mail left a detail.
+        return None
     detail = (await session.exec(select(MailDetail).where(
         MailDetail.tenant_id == tenant_id, MailDetail.inbound_id == inbound_id))).first()
     if detail is None:

@@ -521,13 +521,14 @@ async def test_new_ticket_skips_needless_reads(context: AppContext, db: Database
                                                workspace: Workspace,
                                                statements: list[str]) -> None:
     """A new ticket from mail without Cc or inline images reads no attachments, no
-    participants and no messages back, and the workspace's agents once."""
+    participants, no messages and no mail details (its Message-ID is new), and the
+    workspace's agents once."""
     outcome = await deliver(context, workspace, customer_mail(to=SUPPORT))
 
     assert outcome.startswith("created ticket #1")
     selects = [item for item in statements if item.startswith("SELECT")]
     for table in ("ticketcloud_attachment", "ticketcloud_mail_participant",
-                  "ticketcloud_message"):
+                  "ticketcloud_message", "ticketcloud_mail_detail"):
         assert not any(f"FROM {table} " in item for item in selects), table
     assert sum("FROM portal_user " in item for item in selects) == 1
 
