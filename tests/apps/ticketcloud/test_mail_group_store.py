@@ -5,6 +5,7 @@ fails alone while the others of its group are stored."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
+from sqlmodel import select
 
 from portal.db import Database
 from portal.mail import inbound
@@ -102,7 +104,7 @@ async def test_failing_store_fails_alone(gateway: InboundGateway, db: Database,
     """The third message's duplicate check fails: its store raises StorageFailed (the
     listener answers 451), and the others of its group are stored and committed."""
     raws = [raw_mail(index) for index in range(5)]
-    failing = inbound.hashlib.sha256(raws[2]).hexdigest()
+    failing = hashlib.sha256(raws[2]).hexdigest()
     find_duplicate = inbound._find_duplicate
 
     async def fail_for_one(session: Any, route: MailRoute, sha256: str,
@@ -122,9 +124,9 @@ async def test_failing_store_fails_alone(gateway: InboundGateway, db: Database,
     assert all(isinstance(result, tuple) and result[1] is InboundStatus.RECEIVED
                for result in stored)
     async with db.read() as session:
-        rows = (await session.exec(inbound.select(InboundMail))).all()
+        rows = (await session.exec(select(InboundMail))).all()
     assert sorted(row.sha256 for row in rows) == sorted(
-        inbound.hashlib.sha256(raw).hexdigest() for index, raw in enumerate(raws)
+        hashlib.sha256(raw).hexdigest() for index, raw in enumerate(raws)
         if index != 2)
     assert any("writing each on its own" in record.getMessage()
                for record in caplog.records)
