@@ -1,12 +1,12 @@
-"""Storing inbound mail with group commit: messages stored at the same time share one
-transaction, each store returns only once its row is committed, and a failing message
-fails alone while the others of its group are stored."""
+"""Storing inbound mail with group commit. Messages stored at the same time share one
+transaction, and each store returns only once its row is committed. A failing message
+fails alone, and the others stored with it are committed."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,18 +73,31 @@ async def store_and_check(gateway: InboundGateway, db: Database,
 
 
 async def test_concurrent_stores_share_commits(gateway: InboundGateway, db: Database,
-                                               commits: list[int]) -> None:
+                                               commits: list[int],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four messages finish writing their files at the same moment (a barrier in the
+    worker threads), as concurrent SMTP sessions do under load, so their rows share
+    commits."""
+    barrier = threading.Barrier(4, timeout=30)
+    prepare = gateway._prepare
+
+    def prepare_together(*args: Any) -> Any:
+        result = prepare(*args)
+        barrier.wait()
+        return result
+
+    monkeypatch.setattr(gateway, "_prepare", prepare_together)
     before = commits[0]
 
     results = await asyncio.gather(*(store_and_check(gateway, db, raw_mail(index))
-                                     for index in range(8)))
+                                     for index in range(4)))
 
-    assert [status for _stored, status in results] == [InboundStatus.RECEIVED] * 8
+    assert [status for _stored, status in results] == [InboundStatus.RECEIVED] * 4
     ids = [stored[0].inbound_id for stored, _status in results]
-    assert len(set(ids)) == 8
+    assert len(set(ids)) == 4
     assert not any(stored[0].duplicate for stored, _status in results)
-    # The RCPT-less stores read nothing else, so commits are those of the rows.
-    assert commits[0] - before < 8
+    # Without RCPT routes, `store` reads them in read sessions, which commit nothing.
+    assert commits[0] - before < 4
 
 
 async def test_duplicates_in_one_group_stored_once(gateway: InboundGateway,
@@ -99,13 +112,20 @@ async def test_duplicates_in_one_group_stored_once(gateway: InboundGateway,
 
 
 async def test_failing_store_fails_alone(gateway: InboundGateway, db: Database,
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         caplog: pytest.LogCaptureFixture) -> None:
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The third message's duplicate check fails: its store raises StorageFailed (the
-    listener answers 451), and the others of its group are stored and committed."""
-    raws = [raw_mail(index) for index in range(5)]
+    listener replies 451), and the others, stored at the same moment, are committed.
+    tests/portal/mail/test_group_commit.py checks the fallback within one group."""
+    raws = [raw_mail(index) for index in range(4)]
     failing = hashlib.sha256(raws[2]).hexdigest()
     find_duplicate = inbound._find_duplicate
+    barrier = threading.Barrier(4, timeout=30)
+    prepare = gateway._prepare
+
+    def prepare_together(*args: Any) -> Any:
+        result = prepare(*args)
+        barrier.wait()
+        return result
 
     async def fail_for_one(session: Any, route: MailRoute, sha256: str,
                            message_id: str | None) -> InboundMail | None:
@@ -113,20 +133,18 @@ async def test_failing_store_fails_alone(gateway: InboundGateway, db: Database,
             raise OperationalError("SELECT", {}, Exception("disk I/O error"))
         return await find_duplicate(session, route, sha256, message_id)
 
+    monkeypatch.setattr(gateway, "_prepare", prepare_together)
     monkeypatch.setattr(inbound, "_find_duplicate", fail_for_one)
-    caplog.set_level(logging.WARNING)
 
     results = await asyncio.gather(*(store_and_check(gateway, db, raw) for raw in raws),
                                    return_exceptions=True)
 
     assert isinstance(results[2], StorageFailed)
-    stored = [result for index, result in enumerate(results) if index != 2]
-    assert all(isinstance(result, tuple) and result[1] is InboundStatus.RECEIVED
-               for result in stored)
+    for index in (0, 1, 3):
+        result = results[index]
+        assert isinstance(result, tuple)
+        assert result[1] is InboundStatus.RECEIVED
     async with db.read() as session:
         rows = (await session.exec(select(InboundMail))).all()
     assert sorted(row.sha256 for row in rows) == sorted(
-        hashlib.sha256(raw).hexdigest() for index, raw in enumerate(raws)
-        if index != 2)
-    assert any("writing each on its own" in record.getMessage()
-               for record in caplog.records)
+        hashlib.sha256(raw).hexdigest() for index, raw in enumerate(raws) if index != 2)

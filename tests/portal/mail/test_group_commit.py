@@ -33,13 +33,14 @@ class Recorder:
     """A write that inserts a name, and the transactions its writes ran in."""
 
     def __init__(self) -> None:
-        self.sessions: list[int] = []
+        # The sessions themselves, so that none is freed and its id() reused.
+        self.sessions: list[AsyncSession] = []
         self.started = asyncio.Event()
         self.release = asyncio.Event()
         self.release.set()
 
     async def write(self, session: AsyncSession, name: str) -> int:
-        self.sessions.append(id(session))
+        self.sessions.append(session)
         self.started.set()
         await self.release.wait()
         result = await (await session.connection()).execute(
@@ -67,8 +68,8 @@ async def test_group_commit_shares_transaction(db: Database) -> None:
     ids = [await first, *[await task for task in queued]]
 
     assert ids == [1, 2, 3, 4]
-    assert len(set(recorder.sessions[1:])) == 1
-    assert recorder.sessions[0] != recorder.sessions[1]
+    assert len({id(session) for session in recorder.sessions[1:]}) == 1
+    assert recorder.sessions[0] is not recorder.sessions[1]
     assert await committed_names(db) == ["first", "name0", "name1", "name2"]
 
 
