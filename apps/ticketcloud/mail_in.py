@@ -31,6 +31,7 @@ message gets one defined outcome, returned for the mail log:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import select
@@ -61,6 +62,7 @@ from ticketcloud.history import record_change
 from ticketcloud.models import (
     MAX_PERSON_NAME,
     MAX_SUBJECT,
+    Attachment,
     Channel,
     MailDetail,
     Message,
@@ -70,7 +72,7 @@ from ticketcloud.models import (
 from ticketcloud.settings import load_settings
 from ticketcloud.status import Status
 from ticketcloud.teams import AGENT_ROLES
-from ticketcloud.tickets import do_create_ticket, ticket_messages
+from ticketcloud.tickets import do_create_ticket_with_rows
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,17 @@ class _Parts:
     skipped: list[dict[str, object]]
 
 
+@dataclass(frozen=True)
+class _Received:
+    """A mail being handled, with what `handle_mail` read once for all its steps: the
+    mail's thread rows and the addresses of the workspace's agents and admins."""
+
+    mail: ParsedMail
+    inbound_id: int
+    known: mail_threads.KnownThreads
+    staff_addresses: list[str]
+
+
 async def handle_mail(context: AppContext, session: AsyncSession, tenant_id: int,
                       mail: ParsedMail, inbound_id: int) -> str:
     """Add `mail` to a ticket, start one, or skip it; return the outcome for the mail
@@ -97,34 +110,41 @@ async def handle_mail(context: AppContext, session: AsyncSession, tenant_id: int
         logger.info("Inbound mail %s of tenant %s is our own mail %s", inbound_id, tenant_id,
                     mail.message_id)
         return f"ignored: our own mail {mail.message_id} came back"
-    duplicate = await _duplicate_of(session, tenant_id, mail, inbound_id)
+    known = await mail_threads.known_threads(context, session, tenant_id, mail)
+    duplicate = await _duplicate_of(session, tenant_id, mail, inbound_id, known)
     if duplicate is not None:
         return f"ignored: duplicate of mail on ticket #{duplicate.number}"
     if mail.bounce is not None:
-        return await _handle_bounce(context, session, tenant_id, mail)
+        return await _handle_bounce(context, session, tenant_id, mail, known)
     if mail.from_ is None:
         return "ignored: no valid From address"
     sender = mail.from_.address.lower()
     await mail_bounces.do_clear_bounces_from(session, tenant_id, sender)
-    agent = await agent_sender(session, tenant_id, sender)
+    staff = await find_users(session, tenant_id, roles=AGENT_ROLES)
+    agent = next((user for user in staff
+                  if user.is_active and user.email.strip().lower() == sender), None)
     ticket = await find_thread_ticket(context, session, tenant_id, mail,
-                                      any_sender=agent is not None)
+                                      any_sender=agent is not None, known=known)
+    received = _Received(mail, inbound_id, known, [user.email for user in staff])
     if mail.is_automatic:
-        return await _handle_automatic(context, session, tenant_id, mail, inbound_id,
-                                       ticket=ticket, sender=sender)
+        return await _handle_automatic(context, session, tenant_id, received, ticket=ticket,
+                                       sender=sender)
     if ticket is not None and agent is not None:
-        return await _append_agent(context, session, ticket, mail, inbound_id, agent=agent)
+        return await _append_agent(context, session, ticket, received, agent=agent)
     if ticket is not None and ticket.status is not Status.CLOSED:
-        return await _append(context, session, ticket, mail, inbound_id, sender=sender)
-    return await _create(context, session, tenant_id, mail, inbound_id, closed=ticket)
+        return await _append(context, session, ticket, received, sender=sender)
+    return await _create(context, session, tenant_id, received, closed=ticket)
 
 
 async def find_thread_ticket(context: AppContext, session: AsyncSession, tenant_id: int,
-                             mail: ParsedMail, *, any_sender: bool = False) -> Ticket | None:
+                             mail: ParsedMail, *, any_sender: bool = False,
+                             known: mail_threads.KnownThreads | None = None) -> Ticket | None:
     """Return the ticket that `mail` replies to, or None for a new conversation: by its
     In-Reply-To or References, else by a subject tag from a participant, or from anyone
-    with `any_sender` (the sender is an agent)."""
-    ticket = await mail_threads.find_by_headers(context, session, tenant_id, mail)
+    with `any_sender` (the sender is an agent). `known` are the mail's thread rows when
+    the caller has read them already (`mail_threads.known_threads`)."""
+    ticket = await mail_threads.find_by_headers(context, session, tenant_id, mail,
+                                                known=known)
     if ticket is None and mail.from_ is not None:
         ticket = await mail_threads.find_by_tag(session, tenant_id, mail,
                                                 mail.from_.address.lower(),
@@ -132,20 +152,19 @@ async def find_thread_ticket(context: AppContext, session: AsyncSession, tenant_
     return ticket
 
 
-async def agent_sender(session: AsyncSession, tenant_id: int,
-                       sender: str) -> UserRecord | None:
-    """Return the active agent or admin of the workspace whose address is `sender`."""
-    users = await find_users(session, tenant_id, emails=[sender], roles=AGENT_ROLES)
-    return next((user for user in users if user.is_active), None)
-
-
 async def _duplicate_of(session: AsyncSession, tenant_id: int, mail: ParsedMail,
-                        inbound_id: int) -> Ticket | None:
+                        inbound_id: int, known: mail_threads.KnownThreads) -> Ticket | None:
     """Return the ticket of an earlier delivery of the same message, or None. The
     gateway already stores a message once; this makes the handler safe to run twice."""
-    row = await mail_threads.received_before(session, tenant_id, mail.message_id)
+    row = await mail_threads.received_before(session, tenant_id, mail.message_id,
+                                             known=known)
     if row is not None:
         return await session.get(Ticket, row.ticket_id)
+    own_id = mail_threads.normalize_message_id(mail.message_id)
+    if own_id is not None and own_id not in known.rows:
+        # NOTE: `_record` writes the only MailDetail rows, and it always records the
+        # mail's own Message-ID, so no earlier run of this mail left a detail.
+        return None
     detail = (await session.exec(select(MailDetail).where(
         MailDetail.tenant_id == tenant_id, MailDetail.inbound_id == inbound_id))).first()
     if detail is None:
@@ -155,54 +174,57 @@ async def _duplicate_of(session: AsyncSession, tenant_id: int, mail: ParsedMail,
 
 
 async def _handle_bounce(context: AppContext, session: AsyncSession, tenant_id: int,
-                         mail: ParsedMail) -> str:
+                         mail: ParsedMail, known: mail_threads.KnownThreads) -> str:
     ticket = await mail_loops.bounced_ticket(context, session, tenant_id, mail)
     if ticket is None:
         return "ignored: bounce of mail that belongs to no ticket"
     addresses = await mail_loops.do_record_bounce(session, ticket, mail)
     await mail_threads.do_record_inbound(session, ticket, mail, context=context,
-                                         message_id=None)
+                                         message_id=None, known=known)
     return f"bounce recorded on ticket #{ticket.number}: {', '.join(addresses)}"
 
 
 async def _handle_automatic(context: AppContext, session: AsyncSession, tenant_id: int,
-                            mail: ParsedMail, inbound_id: int, *, ticket: Ticket | None,
+                            received: _Received, *, ticket: Ticket | None,
                             sender: str) -> str:
+    mail = received.mail
     reasons = ", ".join(mail.auto_reasons) or "out-of-office reply"
     if ticket is not None:
         await mail_loops.do_record_automatic(session, ticket, mail, sender)
         await mail_threads.do_record_inbound(session, ticket, mail, context=context,
-                                             message_id=None)
+                                             message_id=None, known=received.known)
         return f"automatic mail ({reasons}) noted on ticket #{ticket.number}"
     if mail.is_out_of_office or any("auto-replied" in item or "auto_reply" in item
                                     for item in mail.auto_reasons):
         return f"ignored: automatic mail ({reasons})"
-    return await _create(context, session, tenant_id, mail, inbound_id, closed=None)
+    return await _create(context, session, tenant_id, received, closed=None)
 
 
 async def _append(context: AppContext, session: AsyncSession, ticket: Ticket,
-                  mail: ParsedMail, inbound_id: int, *, sender: str) -> str:
+                  received: _Received, *, sender: str) -> str:
     """Add the mail as the sender's public reply; new senders become participants."""
+    mail, inbound_id = received.mail, received.inbound_id
     assert mail.from_ is not None
     parts = _parts(mail, inbound_id)
     exclude = [*await list_mail_addresses(session, ticket.tenant_id, APP_ID),
-               *await _staff_addresses(session, ticket.tenant_id)]
+               *received.staff_addresses]
     await mail_threads.do_add_participants(session, ticket, [(sender, mail.from_.name)],
                                            exclude=exclude)
     message = await do_reply(context, session, ticket,
                              author=Author.of_email(sender, mail.from_.name[:MAX_PERSON_NAME]),
                              body=parts.body, attachments=parts.uploads)
     await _add_cc(session, ticket, mail, exclude)
-    await _record(context, session, ticket, message, mail, inbound_id, parts)
+    await _record(context, session, ticket, message, received, parts)
     logger.info("Inbound mail %s of tenant %s added message %s to ticket %s", inbound_id,
                 ticket.tenant_id, message.id, ticket.id)
     return f"added to ticket #{ticket.number}"
 
 
 async def _append_agent(context: AppContext, session: AsyncSession, ticket: Ticket,
-                        mail: ParsedMail, inbound_id: int, *, agent: UserRecord) -> str:
+                        received: _Received, *, agent: UserRecord) -> str:
     """Add an agent's mail to the ticket as that agent's public reply when the sender
     is verified, else as an internal note marked as not verified."""
+    mail, inbound_id = received.mail, received.inbound_id
     if ticket.status is Status.CLOSED:
         logger.warning("Inbound mail %s of tenant %s from agent %s ignored: ticket %s is "
                        "closed", inbound_id, ticket.tenant_id, agent.id, ticket.id)
@@ -218,7 +240,7 @@ async def _append_agent(context: AppContext, session: AsyncSession, ticket: Tick
                                  body=parts.body, attachments=parts.uploads,
                                  mailed_directly=directly)
         exclude = [*await list_mail_addresses(session, ticket.tenant_id, APP_ID),
-                   *await _staff_addresses(session, ticket.tenant_id)]
+                   *received.staff_addresses]
         await mail_threads.do_add_participants(
             session, ticket, [(item.address, item.name) for item in (*mail.to, *mail.cc)],
             exclude=exclude)
@@ -230,37 +252,37 @@ async def _append_agent(context: AppContext, session: AsyncSession, ticket: Tick
                                  attachments=parts.uploads)
         outcome = (f"internal note by agent {agent.email} on ticket #{ticket.number}: "
                    "sender not verified")
-    await _record(context, session, ticket, message, mail, inbound_id, parts)
+    await _record(context, session, ticket, message, received, parts)
     logger.info("Inbound mail %s of tenant %s from agent %s added message %s to ticket %s "
                 "(verified: %s, %s)", inbound_id, ticket.tenant_id, agent.id, message.id,
                 ticket.id, check.verified, check.reason)
     return outcome
 
 
-async def _staff_addresses(session: AsyncSession, tenant_id: int) -> list[str]:
-    """Return the addresses of the workspace's agents and admins, who never become
-    participants: they read the ticket in the help desk."""
-    return [user.email for user in await find_users(session, tenant_id, roles=AGENT_ROLES)]
-
-
 async def _create(context: AppContext, session: AsyncSession, tenant_id: int,
-                  mail: ParsedMail, inbound_id: int, *, closed: Ticket | None) -> str:
-    """Start a ticket from the mail; `closed` is the closed ticket it replied to."""
+                  received: _Received, *, closed: Ticket | None) -> str:
+    """Start a ticket from the mail; `closed` is the closed ticket it replied to.
+    Staff addresses never become participants: agents read the ticket in the help
+    desk."""
+    mail, inbound_id = received.mail, received.inbound_id
     assert mail.from_ is not None
     parts = _parts(mail, inbound_id)
-    ticket = await do_create_ticket(
+    created = await do_create_ticket_with_rows(
         context, session, tenant_id=tenant_id, subject=(mail.subject or NO_SUBJECT)[:MAX_SUBJECT],
         body=parts.body, requester_email=mail.from_.address,
         requester_name=mail.from_.name[:MAX_PERSON_NAME], channel=Channel.EMAIL.value,
         attachments=parts.uploads)
+    ticket = created.ticket
     if closed is not None:
         await record_change(session, ticket, field="follow_up", old=None,
                             new=f"#{closed.number}",
                             reason=f"Mail answered closed ticket #{closed.number}")
-    first = (await ticket_messages(session, ticket, include_internal=True))[0]
-    await _add_cc(session, ticket, mail, [*await list_mail_addresses(session, tenant_id, APP_ID),
-                                          *await _staff_addresses(session, tenant_id)])
-    await _record(context, session, ticket, first, mail, inbound_id, parts)
+    if mail.cc:
+        await _add_cc(session, ticket, mail,
+                      [*await list_mail_addresses(session, tenant_id, APP_ID),
+                       *received.staff_addresses])
+    await _record(context, session, ticket, created.message, received, parts,
+                  attachments=created.attachments)
     confirmed = await _confirm(context, session, ticket, mail)
     logger.info("Inbound mail %s of tenant %s became ticket #%s with %s attachments (%s "
                 "skipped), confirmed: %s", inbound_id, tenant_id, ticket.number,
@@ -289,23 +311,32 @@ async def _add_cc(session: AsyncSession, ticket: Ticket, mail: ParsedMail,
                   exclude: list[str]) -> None:
     """Make the people in the mail's Cc participants, except `exclude` (the workspace's
     own addresses and its agents)."""
+    if not mail.cc:
+        return
     await mail_threads.do_add_participants(
         session, ticket, [(item.address, item.name) for item in mail.cc], exclude=exclude)
 
 
 async def _record(context: AppContext, session: AsyncSession, ticket: Ticket,
-                  message: Message, mail: ParsedMail, inbound_id: int, parts: _Parts) -> None:
-    """Store the mail's details for the message and its Message-IDs for threading."""
+                  message: Message, received: _Received, parts: _Parts, *,
+                  attachments: Sequence[Attachment] | None = None) -> None:
+    """Store the mail's details for the message and its Message-IDs for threading.
+    `attachments` are the message's attachment rows when the caller has them. Without
+    them, the rows are read only when an inline image needs their ids."""
     assert message.id is not None
-    stored = await message_attachments(session, ticket.tenant_id, [message.id])
-    inline = {content_id: row.id for content_id, row in zip(parts.content_ids, stored,
-                                                             strict=False) if content_id}
+    mail = received.mail
+    inline: dict[str, int | None] = {}
+    if any(parts.content_ids):
+        stored = (attachments if attachments is not None
+                  else await message_attachments(session, ticket.tenant_id, [message.id]))
+        inline = {content_id: row.id for content_id, row in zip(parts.content_ids, stored,
+                                                                 strict=False) if content_id}
     session.add(MailDetail(tenant_id=ticket.tenant_id, message_id=message.id,
-                           inbound_id=inbound_id, quoted_text=mail.text_quoted,
+                           inbound_id=received.inbound_id, quoted_text=mail.text_quoted,
                            signature=mail.signature, html=mail.html, inline_images=inline,
                            skipped=parts.skipped))
     await mail_threads.do_record_inbound(session, ticket, mail, context=context,
-                                         message_id=message.id)
+                                         message_id=message.id, known=received.known)
 
 
 def _parts(mail: ParsedMail, inbound_id: int) -> _Parts:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,6 +40,19 @@ logger = logging.getLogger(__name__)
 MAX_PARTICIPANTS = 20
 MAX_MESSAGE_ID = 998
 _TAG = re.compile(r"\[#([1-9][0-9]{0,9})\]")
+
+
+@dataclass(frozen=True)
+class KnownThreads:
+    """The thread rows of one mail's Message-ID, In-Reply-To and References in one
+    workspace, read once so that the duplicate check, threading and recording need no
+    further reads of them. An id without a row in `rows` has none."""
+
+    tenant_id: int
+    rows: dict[str, MailThread]
+
+    def ordered(self, message_ids: Sequence[str]) -> list[MailThread]:
+        return [self.rows[item] for item in message_ids if item in self.rows]
 
 
 def normalize_message_id(value: str | None) -> str | None:
@@ -89,17 +103,40 @@ async def thread_rows(session: AsyncSession, tenant_id: int,
     return [by_id[message_id] for message_id in message_ids if message_id in by_id]
 
 
-async def find_by_headers(context: AppContext, session: AsyncSession, tenant_id: int,
-                          mail: ParsedMail) -> Ticket | None:
-    """Return the ticket that `mail`'s In-Reply-To or References point to, or None.
+async def known_threads(context: AppContext, session: AsyncSession, tenant_id: int,
+                        mail: ParsedMail) -> KnownThreads:
+    """Read the workspace's thread rows of `mail`'s own Message-ID and of the ids it
+    replies to, for `received_before`, `find_by_headers` and `do_record_inbound`."""
+    rows = await thread_rows(session, tenant_id, _mail_ids(context, tenant_id, mail))
+    return KnownThreads(tenant_id, {row.message_id: row for row in rows})
 
-    The mail's own Message-ID counts too, when a reply that arrived earlier named it in
-    its References."""
+
+def _mail_ids(context: AppContext, tenant_id: int, mail: ParsedMail) -> list[str]:
+    """Return the ids `mail` replies to that may belong to the workspace, then its own
+    Message-ID."""
     candidates = own_candidates(context, tenant_id, thread_candidates(mail))
     own_id = normalize_message_id(mail.message_id)
     if own_id is not None and own_id not in candidates:
         candidates.append(own_id)
-    for row in await thread_rows(session, tenant_id, candidates):
+    return candidates
+
+
+async def _rows(session: AsyncSession, tenant_id: int, message_ids: Sequence[str],
+                known: KnownThreads | None) -> list[MailThread]:
+    if known is not None and known.tenant_id == tenant_id:
+        return known.ordered(message_ids)
+    return await thread_rows(session, tenant_id, message_ids)
+
+
+async def find_by_headers(context: AppContext, session: AsyncSession, tenant_id: int,
+                          mail: ParsedMail, *,
+                          known: KnownThreads | None = None) -> Ticket | None:
+    """Return the ticket that `mail`'s In-Reply-To or References point to, or None.
+
+    The mail's own Message-ID counts too, when a reply that arrived earlier named it in
+    its References. `known` are the mail's rows from `known_threads`, if read already."""
+    candidates = _mail_ids(context, tenant_id, mail)
+    for row in await _rows(session, tenant_id, candidates, known):
         ticket = await session.get(Ticket, row.ticket_id)
         if ticket is not None and ticket.tenant_id == tenant_id:
             return ticket
@@ -142,6 +179,9 @@ async def do_add_participants(session: AsyncSession, ticket: Ticket,
     addresses already recorded, `exclude` (such as the workspace's own addresses) and
     any beyond MAX_PARTICIPANTS; return the new rows."""
     assert ticket.id is not None
+    people = list(people)
+    if not people:
+        return []
     skip = {ticket.requester_email.lower(), *(item.lower() for item in exclude)}
     existing = {row.email for row in await participants(session, ticket)}
     added = []
@@ -166,16 +206,18 @@ async def do_add_participants(session: AsyncSession, ticket: Ticket,
 
 
 async def do_record_inbound(session: AsyncSession, ticket: Ticket, mail: ParsedMail, *,
-                            context: AppContext, message_id: int | None) -> None:
+                            context: AppContext, message_id: int | None,
+                            known: KnownThreads | None = None) -> None:
     """Record the mail's own Message-ID on the ticket (taking over a `referenced` row
-    for it), and its References that are not recorded yet as `referenced`."""
+    for it), and its References that are not recorded yet as `referenced`. `known` are
+    the mail's rows from `known_threads`, if read already in this transaction."""
     assert ticket.id is not None
     own_id = normalize_message_id(mail.message_id)
     references = own_candidates(context, ticket.tenant_id, thread_candidates(mail))
-    known = {row.message_id: row for row in await thread_rows(
-        session, ticket.tenant_id, [*references, *([own_id] if own_id else [])])}
+    known_rows = {row.message_id: row for row in await _rows(
+        session, ticket.tenant_id, [*references, *([own_id] if own_id else [])], known)}
     if own_id is not None:
-        row = known.get(own_id)
+        row = known_rows.get(own_id)
         if row is None:
             session.add(MailThread(tenant_id=ticket.tenant_id, ticket_id=ticket.id,
                                    message_id=own_id, direction=MailDirection.IN,
@@ -186,20 +228,21 @@ async def do_record_inbound(session: AsyncSession, ticket: Ticket, mail: ParsedM
             row.ticketcloud_message_id = message_id
             session.add(row)
     for reference in references:
-        if reference not in known and reference != own_id:
+        if reference not in known_rows and reference != own_id:
             session.add(MailThread(tenant_id=ticket.tenant_id, ticket_id=ticket.id,
                                    message_id=reference, direction=MailDirection.REFERENCED))
     await session.flush()
 
 
-async def received_before(session: AsyncSession, tenant_id: int,
-                          message_id: str | None) -> MailThread | None:
+async def received_before(session: AsyncSession, tenant_id: int, message_id: str | None, *,
+                          known: KnownThreads | None = None) -> MailThread | None:
     """Return the thread row of a message received earlier with this Message-ID, or
-    None; a row that only a reply's References created does not count."""
+    None; a row that only a reply's References created does not count. `known` are
+    the mail's rows from `known_threads`, if read already."""
     normalized = normalize_message_id(message_id)
     if normalized is None:
         return None
-    rows = await thread_rows(session, tenant_id, [normalized])
+    rows = await _rows(session, tenant_id, [normalized], known)
     if rows and rows[0].direction is MailDirection.IN:
         return rows[0]
     return None

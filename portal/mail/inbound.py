@@ -29,13 +29,15 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from sqlalchemy import func, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.db import Database, utcnow
 from portal.errors import Conflict, NotFound, PortalError
-from portal.mail.inbound_addresses import find_route, normalize_address
+from portal.mail.group_commit import GroupCommit
+from portal.mail.inbound_addresses import normalize_address, route_candidates
 from portal.mail.inbound_models import (
     MAX_ADDRESS,
     MAX_MESSAGE_ID,
@@ -47,7 +49,12 @@ from portal.mail.inbound_models import (
 from portal.mail.parse import MailLimitExceeded, MailLimits, ParsedMail, parse_mail
 from portal.mail.parse_headers import parse_message_id
 from portal.mail.parse_limits import check_limits
-from portal.registry.installed import LoadedApps, is_installed
+from portal.registry.installed import (
+    LoadedApps,
+    counts_as_installed,
+    installation_recorded,
+    is_installed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +78,17 @@ class StorageFailed(PortalError):
 
     code = "storage_failed"
     status = 503
+
+
+@dataclass(frozen=True)
+class _RowsToInsert:
+    """The rows of one message to insert, one per routed recipient's tenant and app."""
+
+    routes: list[tuple[MailRoute, str]]
+    sha256: str
+    message_id: str | None
+    size: int
+    envelope_sender: str
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,7 @@ class InboundGateway:
         # Scheduled messages waiting for the worker task, which `schedule` starts.
         self._queue: list[StoredMail] = []
         self._worker: asyncio.Task[None] | None = None
+        self._inserts = GroupCommit(db, self._insert_message, name="inbound mail")
 
     def raw_path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.eml"
@@ -107,11 +126,7 @@ class InboundGateway:
     async def find_recipient(self, address: str) -> MailRoute | None:
         """Return the route of `address` when its app is installed for its tenant."""
         async with self.db.read() as session:
-            route = await find_route(session, address)
-            if route is None or not await is_installed(session, self.registry,
-                                                       route.tenant_id, route.app_id):
-                return None
-            return route
+            return await _find_installed_route(session, self.registry, address)
 
     async def store(self, raw: bytes, *, recipients: Sequence[str],
                     envelope_sender: str = "",
@@ -231,40 +246,47 @@ class InboundGateway:
     async def _insert_rows(self, routes: list[tuple[MailRoute, str]], *, sha256: str,
                            message_id: str | None, size: int,
                            envelope_sender: str) -> list[StoredMail]:
+        """Insert the message's rows and return them once they are committed. Messages
+        stored at the same time share the transaction (see `group_commit`)."""
+        return await self._inserts.submit(_RowsToInsert(
+            routes, sha256=sha256, message_id=message_id, size=size,
+            envelope_sender=normalize_address(envelope_sender)[:MAX_ADDRESS]))
+
+    async def _insert_message(self, session: AsyncSession,
+                              rows: _RowsToInsert) -> list[StoredMail]:
         stored: list[StoredMail] = []
-        async with self.db.transaction() as session:
-            for route, recipient in routes:
-                existing = await _find_duplicate(session, route, sha256, message_id)
-                if existing is not None:
-                    assert existing.id is not None
-                    stored.append(StoredMail(existing.id, route.tenant_id, route.app_id,
-                                             recipient, duplicate=True))
-                    continue
-                row = InboundMail(
-                    tenant_id=route.tenant_id, app_id=route.app_id, recipient=recipient,
-                    envelope_sender=normalize_address(envelope_sender)[:MAX_ADDRESS],
-                    message_id=message_id, sha256=sha256, size=size,
-                    status=InboundStatus.RECEIVED)
-                duplicate = False
-                if self.db.dialect == "sqlite":
-                    # The transaction holds the write lock since BEGIN, so no other
-                    # process can have stored the message since `_find_duplicate`.
-                    session.add(row)
-                    await session.flush()
-                else:
-                    try:
-                        async with session.begin_nested():
-                            session.add(row)
-                            await session.flush()
-                    except IntegrityError:
-                        # Another process stored the same message in between.
-                        existing = await _find_duplicate(session, route, sha256, message_id)
-                        if existing is None:
-                            raise
-                        row, duplicate = existing, True
-                assert row.id is not None
-                stored.append(StoredMail(row.id, route.tenant_id, route.app_id, recipient,
-                                         duplicate=duplicate))
+        for route, recipient in rows.routes:
+            existing = await _find_duplicate(session, route, rows.sha256, rows.message_id)
+            if existing is not None:
+                assert existing.id is not None
+                stored.append(StoredMail(existing.id, route.tenant_id, route.app_id,
+                                         recipient, duplicate=True))
+                continue
+            row = InboundMail(
+                tenant_id=route.tenant_id, app_id=route.app_id, recipient=recipient,
+                envelope_sender=rows.envelope_sender, message_id=rows.message_id,
+                sha256=rows.sha256, size=rows.size, status=InboundStatus.RECEIVED)
+            duplicate = False
+            if self.db.dialect == "sqlite":
+                # The transaction holds the write lock since BEGIN, so no other
+                # process can have stored the message since `_find_duplicate`.
+                session.add(row)
+                await session.flush()
+            else:
+                try:
+                    async with session.begin_nested():
+                        session.add(row)
+                        await session.flush()
+                except IntegrityError:
+                    # Another process stored the same message in between.
+                    existing = await _find_duplicate(session, route, rows.sha256,
+                                                     rows.message_id)
+                    if existing is None:
+                        raise
+                    row, duplicate = existing, True
+            assert row.id is not None
+            stored.append(StoredMail(row.id, route.tenant_id, route.app_id, recipient,
+                                     duplicate=duplicate))
         return stored
 
     def schedule(self, stored: Sequence[StoredMail]) -> None:
@@ -479,21 +501,35 @@ class InboundGateway:
         return status
 
 
+async def _find_installed_route(session: AsyncSession, registry: LoadedApps,
+                                address: str) -> MailRoute | None:
+    """Return the route that `find_route` finds for `address` when its app is installed
+    for its tenant, else None; one statement reads both."""
+    candidates = route_candidates(address)
+    recorded = installation_recorded(col(MailRoute.tenant_id), col(MailRoute.app_id))
+    rows = (await session.exec(select(MailRoute, recorded.label("recorded")).where(
+        col(MailRoute.address).in_(candidates)))).all()
+    found = {route.address: (route, bool(flag)) for route, flag in rows}
+    for candidate in candidates:
+        if candidate in found:
+            route, flag = found[candidate]
+            return route if counts_as_installed(registry, route.app_id, flag) else None
+    return None
+
+
 async def _find_duplicate(session: AsyncSession, route: MailRoute, sha256: str,
                           message_id: str | None) -> InboundMail | None:
     """Return the earliest row of the tenant and app with the same bytes or the same
-    Message-ID. Each is its own lookup on its unique index: with OR in one query,
-    SQLite's planner may read every row of the tenant instead."""
-    found = []
-    for column, value in ((InboundMail.sha256, sha256), (InboundMail.message_id, message_id)):
-        if value is None:
-            continue
-        row = (await session.exec(select(InboundMail).where(
-            InboundMail.tenant_id == route.tenant_id, InboundMail.app_id == route.app_id,
-            column == value))).first()
-        if row is not None:
-            found.append(row)
-    return min(found, key=lambda row: row.id or 0) if found else None
+    Message-ID. One statement with a lookup on each unique index: with OR instead of
+    UNION ALL, SQLite's planner may read every row of the tenant."""
+    lookups = [select(InboundMail.id).where(
+        InboundMail.tenant_id == route.tenant_id, InboundMail.app_id == route.app_id,
+        column == value)
+        for column, value in ((InboundMail.sha256, sha256),
+                              (InboundMail.message_id, message_id)) if value is not None]
+    found = union_all(*lookups).subquery()
+    earliest = (await session.exec(select(func.min(found.c.id)))).one()
+    return await session.get(InboundMail, earliest) if earliest is not None else None
 
 
 async def _claim(session: AsyncSession, inbound_id: int,

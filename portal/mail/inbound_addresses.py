@@ -91,14 +91,20 @@ async def list_mail_addresses(session: AsyncSession, tenant_id: int, app_id: str
 async def find_route(session: AsyncSession, address: str) -> MailRoute | None:
     """Return the route of a recipient address. A subaddress such as
     support+billing@example.com falls back to support@example.com."""
-    normalized = normalize_address(address)
-    candidates = [normalized]
-    local, at, domain = normalized.partition("@")
-    if at and "+" in local:
-        candidates.append(f"{local.split('+', 1)[0]}@{domain}")
-    for candidate in candidates:
+    for candidate in route_candidates(address):
         route = (await session.exec(select(MailRoute).where(
             MailRoute.address == candidate))).first()
         if route is not None:
             return route
     return None
+
+
+def route_candidates(address: str) -> list[str]:
+    """Return the addresses whose route receives mail for `address`, in order: itself,
+    then without its subaddress."""
+    normalized = normalize_address(address)
+    candidates = [normalized]
+    local, at, domain = normalized.partition("@")
+    if at and "+" in local:
+        candidates.append(f"{local.split('+', 1)[0]}@{domain}")
+    return candidates

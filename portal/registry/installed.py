@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from sqlmodel import select
+from sqlalchemy import Exists, SQLColumnExpression, exists
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.models import AppInstallation, InstallationStatus
@@ -44,3 +45,21 @@ async def has_installation(session: AsyncSession, tenant_id: int, app_id: str) -
         AppInstallation.tenant_id == tenant_id, AppInstallation.app_id == app_id,
         AppInstallation.status == InstallationStatus.INSTALLED)
     return (await session.exec(statement)).first() is not None
+
+
+def installation_recorded(tenant_id: SQLColumnExpression[int],
+                          app_id: SQLColumnExpression[str]) -> Exists:
+    """Return an EXISTS clause that is true when the row's app is installed for its
+    tenant, so that one query reads the installation along with its own rows. Pass its
+    value to `counts_as_installed`."""
+    return exists().where(col(AppInstallation.tenant_id) == tenant_id,
+                          col(AppInstallation.app_id) == app_id,
+                          col(AppInstallation.status) == InstallationStatus.INSTALLED)
+
+
+def counts_as_installed(registry: LoadedApps, app_id: str, recorded: bool) -> bool:
+    """Return what `is_installed` returns, given whether `installation_recorded` found
+    the installation."""
+    if app_id not in registry.apps:
+        return False
+    return registry.apps[app_id].builtin or recorded

@@ -5,11 +5,12 @@ tests/apps/ticketcloud/test_mail_conversation.py."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import col, select
 
 from portal.db import Database
@@ -33,6 +34,7 @@ from ticketcloud.attachments import MAX_ATTACHMENT_BYTES
 from ticketcloud.conversation import Author, do_reply
 from ticketcloud.mail_in import do_set_support_address, handle_mail
 from ticketcloud.models import (
+    Attachment,
     MailBounce,
     MailDetail,
     MailParticipant,
@@ -476,4 +478,57 @@ async def test_detail_keeps_quotes_and_skips_large(context: AppContext, db: Data
     assert detail.quoted_text.startswith("On Mon, 3 Mar 2025, Ann wrote:")
     assert detail.html is not None and "cid:logo@x" in detail.html
     assert list(detail.inline_images) == ["logo@x"]
+    async with db.read() as session:
+        logo = (await session.exec(select(Attachment).where(
+            Attachment.message_id == message.id))).one()
+    assert detail.inline_images["logo@x"] == logo.id
     assert [item["filename"] for item in detail.skipped] == ["huge.bin"]
+
+
+@pytest.fixture
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements run on the database, in order, as they run."""
+    seen: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_reply_reads_thread_rows_once(context: AppContext, db: Database,
+                                            workspace: Workspace,
+                                            statements: list[str]) -> None:
+    """The duplicate check, threading and recording share one read of the mail's
+    Message-IDs in the thread table."""
+    first_id = new_message_id()
+    ticket = await email_ticket(context, workspace, message_id=first_id)
+    statements.clear()
+
+    outcome = await deliver(context, workspace, customer_mail(
+        to=SUPPORT, in_reply_to=first_id, references=[first_id], body="Still broken."),
+        inbound_id=2)
+
+    assert outcome == f"added to ticket #{ticket.number}"
+    assert sum("FROM ticketcloud_mail_thread WHERE" in item
+               and "ticketcloud_mail_thread.message_id IN" in item
+               for item in statements) == 1
+
+
+async def test_new_ticket_skips_needless_reads(context: AppContext, db: Database,
+                                               workspace: Workspace,
+                                               statements: list[str]) -> None:
+    """A new ticket from mail without Cc or inline images reads no attachments, no
+    participants, no messages and no mail details (its Message-ID is new), and the
+    workspace's agents once."""
+    outcome = await deliver(context, workspace, customer_mail(to=SUPPORT))
+
+    assert outcome.startswith("created ticket #1")
+    selects = [item for item in statements if item.startswith("SELECT")]
+    for table in ("ticketcloud_attachment", "ticketcloud_mail_participant",
+                  "ticketcloud_message", "ticketcloud_mail_detail"):
+        assert not any(f"FROM {table} " in item for item in selects), table
+    assert sum("FROM portal_user " in item for item in selects) == 1
+

@@ -185,6 +185,39 @@ def test_listener_duplicate_stored_once(server: PortalServer, factory: Factory,
     assert len(email_tickets(factory, workspace.tenant)) == 1
 
 
+def test_listener_concurrent_sessions_answer_after_commit(
+        server: PortalServer, factory: Factory, workspace: MailWorkspace) -> None:
+    """Eight sessions send at once, so their stores share transactions (group commit);
+    the row that each 250 names is committed when the client reads the reply."""
+
+    async def send_one(index: int) -> tuple[str, list[tuple[Any, ...]]]:
+        mail = message(workspace.address, subject=f"Request {index}",
+                       message_id=f"<together{index}@example.com>")
+        _errors, reply = await aiosmtplib.send(mail, hostname="127.0.0.1",
+                                               port=server.smtp_port, timeout=30)
+        inbound_id = int(reply.rsplit("(id ", 1)[1].rstrip(")"))
+        row = factory.execute("SELECT tenant_id, message_id FROM portal_mail_inbound "
+                              "WHERE id = :id", id=inbound_id)
+        return reply, row
+
+    async def send_all() -> list[tuple[str, list[tuple[Any, ...]]]]:
+        return await asyncio.gather(*(send_one(index) for index in range(8)))
+
+    results = asyncio.run(send_all())
+
+    for index, (reply, row) in enumerate(results):
+        assert reply.startswith("2.0.0 Message accepted"), reply
+        assert row == [(workspace.tenant.id, f"<together{index}@example.com>")]
+
+    def all_processed() -> list[tuple[Any, ...]] | None:
+        rows = inbound_rows(factory, workspace.tenant)
+        done = len(rows) == 8 and all(row[1] == "processed" for row in rows)
+        return rows if done else None
+
+    assert len(wait_for(all_processed)) == 8
+    assert len(email_tickets(factory, workspace.tenant)) == 8
+
+
 def test_listener_automatic_mail_creates_no_ticket(
         server: PortalServer, factory: Factory, workspace: MailWorkspace) -> None:
     mail = message(workspace.address, subject="Automatic reply: Printer",
