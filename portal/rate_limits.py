@@ -35,8 +35,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, delete, update
+from sqlalchemy import BigInteger, Column, Index, Integer, String, bindparam, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -288,35 +289,43 @@ class RateLimiter:
     async def _count_hit(
         self, session: AsyncSession, key: str, limit: RateLimit, position: WindowPosition, room: int
     ) -> int | None:
-        dialect = postgresql if self.db.dialect == "postgresql" else sqlite
         expires = datetime.fromtimestamp(position.start + 2 * limit.window_seconds, UTC)
-        insert = dialect.insert(RateLimitWindow).values(
-            key=key, window_start=position.start, hits=1, expires_at=expires
-        )
-        hits_column = col(RateLimitWindow.hits)
-        statement = insert.on_conflict_do_update(
-            index_elements=["key", "window_start"],
-            set_={"hits": hits_column + 1},
-            where=hits_column < room,
-        ).returning(hits_column)
-        row = (await session.exec(statement)).first()
+        row = (await (await session.connection()).execute(_COUNT_HIT[self.db.dialect], {
+            "key": key, "window_start": position.start, "expires_at": expires, "room": room,
+        })).first()
         return None if row is None else int(row[0])
 
     async def _counts(
         self, session: AsyncSession, key: str, position: WindowPosition
     ) -> tuple[int, int]:
-        rows = (
-            await session.exec(
-                select(RateLimitWindow.window_start, RateLimitWindow.hits).where(
-                    col(RateLimitWindow.key) == key,
-                    col(RateLimitWindow.window_start).in_(
-                        [position.previous_start, position.start]
-                    ),
-                )
-            )
-        ).all()
+        rows = (await (await session.connection()).execute(_COUNTS, {
+            "key": key, "previous_start": position.previous_start, "start": position.start,
+        })).all()
         hits = {start: count for start, count in rows}
         return hits.get(position.previous_start, 0), hits.get(position.start, 0)
+
+
+# Core statements built once: every hit runs them, building a statement costs more than
+# running it, and ORM-enabled ones would flush the caller's session first.
+_WINDOWS = RateLimitWindow.__table__  # type: ignore[attr-defined]
+_COUNTS = select(_WINDOWS.c.window_start, _WINDOWS.c.hits).where(
+    _WINDOWS.c.key == bindparam("key"),
+    _WINDOWS.c.window_start.in_([bindparam("previous_start"), bindparam("start")]))
+
+
+def _count_hit_statement(dialect: Any) -> Any:
+    """Return the upsert that counts a hit unless the window holds `room` hits."""
+    return dialect.insert(_WINDOWS).values(
+        key=bindparam("key"), window_start=bindparam("window_start"), hits=1,
+        expires_at=bindparam("expires_at"),
+    ).on_conflict_do_update(
+        index_elements=["key", "window_start"], set_={"hits": _WINDOWS.c.hits + 1},
+        where=_WINDOWS.c.hits < bindparam("room"),
+    ).returning(_WINDOWS.c.hits)
+
+
+_COUNT_HIT = {"postgresql": _count_hit_statement(postgresql),
+              "sqlite": _count_hit_statement(sqlite)}
 
 
 async def do_prune_rate_limits(session: AsyncSession, *, now: datetime | None = None) -> int:

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -172,20 +173,21 @@ async def do_clear_bounces_from(session: AsyncSession, tenant_id: int, sender: s
     return numbers
 
 
-async def _uncleared(session: AsyncSession, tenant_id: int, address: str) -> list[MailBounce]:
-    return list(
-        (
-            await session.exec(
-                select(MailBounce)
-                .where(
-                    MailBounce.tenant_id == tenant_id,
-                    MailBounce.email == address,
-                    col(MailBounce.cleared_at).is_(None),
-                )
-                .order_by(col(MailBounce.id))
-            )
-        ).all()
+# Built once, because every inbound mail with a sender runs it.
+_UNCLEARED = (
+    select(MailBounce)
+    .where(
+        MailBounce.tenant_id == bindparam("tenant_id"),
+        MailBounce.email == bindparam("address"),
+        col(MailBounce.cleared_at).is_(None),
     )
+    .order_by(col(MailBounce.id))
+)
+
+
+async def _uncleared(session: AsyncSession, tenant_id: int, address: str) -> list[MailBounce]:
+    rows = await session.exec(_UNCLEARED, params={"tenant_id": tenant_id, "address": address})
+    return list(rows.all())
 
 
 async def _clear(

@@ -18,6 +18,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,7 +35,7 @@ from portal.sdk import (
 from ticketcloud.attachments import attachment_path, message_attachments
 from ticketcloud.mail_bounces import active_bounces, do_record_skips
 from ticketcloud.mail_templates import RenderedMail, render_mail
-from ticketcloud.mail_threads import participants
+from ticketcloud.mail_threads import INSERT_THREAD, participants
 from ticketcloud.models import (
     Channel,
     MailDirection,
@@ -59,7 +60,6 @@ MAX_REFERENCES = 10
 # 15 MiB, and base64 makes 10 MiB about 13.7 MB on the wire.
 MAX_MAIL_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
-_INSERT_THREAD = MailThread.__table__.insert()  # type: ignore[attr-defined]
 
 
 def ticket_ref(ticket: Ticket) -> str:
@@ -157,14 +157,19 @@ async def thread_message_ids(session: AsyncSession, ticket: Ticket) -> list[str]
     """Return the Message-IDs sent and received on the ticket, oldest first. Mail that
     came in without becoming a message (bounces, out-of-office and other automatic
     replies) is left out, so a reply never refers to an automatic message."""
-    statement = (select(MailThread.message_id)
-                 .where(MailThread.tenant_id == ticket.tenant_id,
-                        MailThread.ticket_id == ticket.id,
-                        (col(MailThread.direction) == MailDirection.OUT)
-                        | ((col(MailThread.direction) == MailDirection.IN)
-                           & col(MailThread.ticketcloud_message_id).is_not(None)))
-                 .order_by(col(MailThread.id)))
-    return list((await session.exec(statement)).all())
+    return list((await session.exec(_THREAD_MESSAGE_IDS, params={
+        "tenant_id": ticket.tenant_id, "ticket_id": ticket.id})).all())
+
+
+# Built once, because every mail about a ticket runs it.
+_THREAD_MESSAGE_IDS = (
+    select(MailThread.message_id)
+    .where(MailThread.tenant_id == bindparam("tenant_id"),
+           MailThread.ticket_id == bindparam("ticket_id"),
+           (col(MailThread.direction) == MailDirection.OUT)
+           | ((col(MailThread.direction) == MailDirection.IN)
+              & col(MailThread.ticketcloud_message_id).is_not(None)))
+    .order_by(col(MailThread.id)))
 
 
 async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, subject: str,
@@ -209,7 +214,7 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
                        ticket.tenant_id, error.message, error.field)
         return
     # A Core INSERT, because nothing reads the row back in this transaction.
-    await (await session.connection()).execute(_INSERT_THREAD, {
+    await (await session.connection()).execute(INSERT_THREAD, {
         "tenant_id": ticket.tenant_id, "ticket_id": ticket.id,
         "message_id": queued.message_id, "direction": MailDirection.OUT,
         "ticketcloud_message_id": message.id if message else None, "created_at": utcnow()})

@@ -19,11 +19,14 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import AppContext, ParsedMail
+from portal.sdk import AppContext, ParsedMail, utcnow
 from ticketcloud.models import (
     MAX_EMAIL,
     MAX_PERSON_NAME,
@@ -91,14 +94,19 @@ def own_candidates(context: AppContext, tenant_id: int, ids: Iterable[str]) -> l
     return kept
 
 
+# Built once, because every inbound mail runs it.
+_THREAD_ROWS = select(MailThread).where(
+    MailThread.tenant_id == bindparam("tenant_id"),
+    col(MailThread.message_id).in_(bindparam("message_ids", expanding=True)))
+
+
 async def thread_rows(session: AsyncSession, tenant_id: int,
                       message_ids: Sequence[str]) -> list[MailThread]:
     """Return the workspace's thread rows for `message_ids`, in the order of the ids."""
     if not message_ids:
         return []
-    rows = (await session.exec(select(MailThread).where(
-        MailThread.tenant_id == tenant_id,
-        col(MailThread.message_id).in_(list(message_ids))))).all()
+    rows = (await session.exec(_THREAD_ROWS, params={
+        "tenant_id": tenant_id, "message_ids": list(message_ids)})).all()
     by_id = {row.message_id: row for row in rows}
     return [by_id[message_id] for message_id in message_ids if message_id in by_id]
 
@@ -216,12 +224,12 @@ async def do_record_inbound(session: AsyncSession, ticket: Ticket, mail: ParsedM
     references = own_candidates(context, ticket.tenant_id, thread_candidates(mail))
     known_rows = {row.message_id: row for row in await _rows(
         session, ticket.tenant_id, [*references, *([own_id] if own_id else [])], known)}
+    now = utcnow()
+    new_rows = []
     if own_id is not None:
         row = known_rows.get(own_id)
         if row is None:
-            session.add(MailThread(tenant_id=ticket.tenant_id, ticket_id=ticket.id,
-                                   message_id=own_id, direction=MailDirection.IN,
-                                   ticketcloud_message_id=message_id))
+            new_rows.append(_thread_values(ticket, own_id, MailDirection.IN, message_id, now))
         elif row.direction is MailDirection.REFERENCED:
             row.direction = MailDirection.IN
             row.ticket_id = ticket.id
@@ -229,9 +237,23 @@ async def do_record_inbound(session: AsyncSession, ticket: Ticket, mail: ParsedM
             session.add(row)
     for reference in references:
         if reference not in known_rows and reference != own_id:
-            session.add(MailThread(tenant_id=ticket.tenant_id, ticket_id=ticket.id,
-                                   message_id=reference, direction=MailDirection.REFERENCED))
+            new_rows.append(_thread_values(ticket, reference, MailDirection.REFERENCED,
+                                           None, now))
+    if new_rows:
+        # Core, because nothing reads the new rows' objects back in this transaction.
+        await (await session.connection()).execute(INSERT_THREAD, new_rows)
     await session.flush()
+
+
+# A Core INSERT of thread rows, for rows that nothing reads back as objects.
+INSERT_THREAD = MailThread.__table__.insert()  # type: ignore[attr-defined]
+
+
+def _thread_values(ticket: Ticket, message_id: str, direction: MailDirection,
+                   ticketcloud_message_id: int | None, now: datetime) -> dict[str, Any]:
+    return {"tenant_id": ticket.tenant_id, "ticket_id": ticket.id, "message_id": message_id,
+            "direction": direction, "ticketcloud_message_id": ticketcloud_message_id,
+            "created_at": now}
 
 
 async def received_before(session: AsyncSession, tenant_id: int, message_id: str | None, *,

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field, replace
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, union_all
+from sqlalchemy import bindparam, func, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -262,30 +263,33 @@ class InboundGateway:
                 stored.append(StoredMail(existing.id, route.tenant_id, route.app_id,
                                          recipient, duplicate=True))
                 continue
-            row = InboundMail(
-                tenant_id=route.tenant_id, app_id=route.app_id, recipient=recipient,
-                envelope_sender=rows.envelope_sender, message_id=rows.message_id,
-                sha256=rows.sha256, size=rows.size, status=InboundStatus.RECEIVED)
+            # A Core INSERT: nothing reads the row back here, and an ORM object and its
+            # flush would cost more than the INSERT.
+            values = {
+                "tenant_id": route.tenant_id, "app_id": route.app_id, "recipient": recipient,
+                "envelope_sender": rows.envelope_sender, "message_id": rows.message_id,
+                "sha256": rows.sha256, "size": rows.size, "status": InboundStatus.RECEIVED,
+                "outcome": None, "error": None, "subject": "", "from_address": "",
+                "attempts": 0, "received_at": utcnow(), "processed_at": None}
+            connection = await session.connection()
             duplicate = False
             if self.db.dialect == "sqlite":
                 # The transaction holds the write lock since BEGIN, so no other
                 # process can have stored the message since `_find_duplicate`.
-                session.add(row)
-                await session.flush()
+                row_id = (await connection.execute(_INSERT_INBOUND, values)).scalar_one()
             else:
                 try:
                     async with session.begin_nested():
-                        session.add(row)
-                        await session.flush()
+                        row_id = (await connection.execute(_INSERT_INBOUND,
+                                                           values)).scalar_one()
                 except IntegrityError:
                     # Another process stored the same message in between.
                     existing = await _find_duplicate(session, route, rows.sha256,
                                                      rows.message_id)
                     if existing is None:
                         raise
-                    row, duplicate = existing, True
-            assert row.id is not None
-            stored.append(StoredMail(row.id, route.tenant_id, route.app_id, recipient,
+                    row_id, duplicate = existing.id, True
+            stored.append(StoredMail(row_id, route.tenant_id, route.app_id, recipient,
                                      duplicate=duplicate))
         return stored
 
@@ -506,9 +510,8 @@ async def _find_installed_route(session: AsyncSession, registry: LoadedApps,
     """Return the route that `find_route` finds for `address` when its app is installed
     for its tenant, else None; one statement reads both."""
     candidates = route_candidates(address)
-    recorded = installation_recorded(col(MailRoute.tenant_id), col(MailRoute.app_id))
-    rows = (await session.exec(select(MailRoute, recorded.label("recorded")).where(
-        col(MailRoute.address).in_(candidates)))).all()
+    rows = (await session.exec(_ROUTES_WITH_INSTALLATION,
+                               params={"candidates": candidates})).all()
     found = {route.address: (route, bool(flag)) for route, flag in rows}
     for candidate in candidates:
         if candidate in found:
@@ -517,18 +520,37 @@ async def _find_installed_route(session: AsyncSession, registry: LoadedApps,
     return None
 
 
+# Statements that every inbound message runs, built once so that SQLAlchemy compiles
+# them once: building a statement costs more than running it.
+_ROUTES_WITH_INSTALLATION = select(
+    MailRoute,
+    installation_recorded(col(MailRoute.tenant_id), col(MailRoute.app_id)).label("recorded"),
+).where(col(MailRoute.address).in_(bindparam("candidates", expanding=True)))
+
+
+def _duplicate_lookup(column: Any) -> Any:
+    return select(InboundMail.id).where(
+        InboundMail.tenant_id == bindparam("tenant_id"),
+        InboundMail.app_id == bindparam("app_id"), column == bindparam(column.key))
+
+
+# One lookup on each unique index: with OR instead of UNION ALL, SQLite's planner may
+# read every row of the tenant. A NULL Message-ID matches nothing, as `= NULL` is never
+# true.
+_EARLIEST_DUPLICATE = select(func.min(union_all(
+    _duplicate_lookup(InboundMail.sha256),
+    _duplicate_lookup(InboundMail.message_id)).subquery().c.id))
+_INSERT_INBOUND = (InboundMail.__table__.insert()  # type: ignore[attr-defined]
+                   .returning(InboundMail.__table__.c.id))  # type: ignore[attr-defined]
+
+
 async def _find_duplicate(session: AsyncSession, route: MailRoute, sha256: str,
                           message_id: str | None) -> InboundMail | None:
     """Return the earliest row of the tenant and app with the same bytes or the same
-    Message-ID. One statement with a lookup on each unique index: with OR instead of
-    UNION ALL, SQLite's planner may read every row of the tenant."""
-    lookups = [select(InboundMail.id).where(
-        InboundMail.tenant_id == route.tenant_id, InboundMail.app_id == route.app_id,
-        column == value)
-        for column, value in ((InboundMail.sha256, sha256),
-                              (InboundMail.message_id, message_id)) if value is not None]
-    found = union_all(*lookups).subquery()
-    earliest = (await session.exec(select(func.min(found.c.id)))).one()
+    Message-ID."""
+    earliest = (await session.exec(_EARLIEST_DUPLICATE, params={
+        "tenant_id": route.tenant_id, "app_id": route.app_id, "sha256": sha256,
+        "message_id": message_id})).one()
     return await session.get(InboundMail, earliest) if earliest is not None else None
 
 
