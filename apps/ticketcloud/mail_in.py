@@ -47,6 +47,7 @@ from portal.sdk import (
     do_set_mail_addresses,
     find_users,
     list_mail_addresses,
+    utcnow,
 )
 from ticketcloud import mail_auth, mail_bounces, mail_loops, mail_out, mail_threads
 from ticketcloud.attachments import (
@@ -331,12 +332,17 @@ async def _record(context: AppContext, session: AsyncSession, ticket: Ticket,
                   else await message_attachments(session, ticket.tenant_id, [message.id]))
         inline = {content_id: row.id for content_id, row in zip(parts.content_ids, stored,
                                                                  strict=False) if content_id}
-    session.add(MailDetail(tenant_id=ticket.tenant_id, message_id=message.id,
-                           inbound_id=received.inbound_id, quoted_text=mail.text_quoted,
-                           signature=mail.signature, html=mail.html, inline_images=inline,
-                           skipped=parts.skipped))
+    # A Core INSERT: nothing reads the detail back as an object in this transaction.
+    await (await session.connection()).execute(_INSERT_DETAIL, {
+        "tenant_id": ticket.tenant_id, "message_id": message.id,
+        "inbound_id": received.inbound_id, "quoted_text": mail.text_quoted,
+        "signature": mail.signature, "html": mail.html, "inline_images": inline,
+        "skipped": parts.skipped, "created_at": utcnow()})
     await mail_threads.do_record_inbound(session, ticket, mail, context=context,
                                          message_id=message.id, known=received.known)
+
+
+_INSERT_DETAIL = MailDetail.__table__.insert()  # type: ignore[attr-defined]
 
 
 def _parts(mail: ParsedMail, inbound_id: int) -> _Parts:
