@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 import weakref
 from typing import Any
 
@@ -36,6 +37,10 @@ REPLY_OVER_LIMIT = {
 }
 REPLY_TRY_AGAIN = "451 4.3.0 Temporary failure storing the message; try again later"
 REPLY_ACCEPTED = "250 2.0.0 Message accepted for delivery"
+# How long one SMTP session reuses the route it found for a recipient. An MTA that sends
+# many messages over one connection then pays one lookup, and a route removed meanwhile
+# still receives that session's mail for at most this long.
+SESSION_ROUTE_SECONDS = 10.0
 
 
 class _PortalSMTP(SMTP):
@@ -63,14 +68,26 @@ class _Handler:
         # stores the message without looking them up again.
         self._routes: weakref.WeakKeyDictionary[Envelope, dict[str, MailRoute]] = (
             weakref.WeakKeyDictionary())
+        # The routes each SMTP session found, with the time of the lookup (see
+        # SESSION_ROUTE_SECONDS).
+        self._session_routes: weakref.WeakKeyDictionary[
+            Session, dict[str, tuple[MailRoute, float]]] = weakref.WeakKeyDictionary()
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        try:
-            route = await self.gateway.find_recipient(address)
-        except SQLAlchemyError:
-            logger.exception("Looking up recipient %r failed", address)
-            return REPLY_TRY_AGAIN
+        known = self._session_routes.setdefault(session, {})
+        found = known.get(address)
+        now = time.monotonic()
+        if found is not None and now - found[1] < SESSION_ROUTE_SECONDS:
+            route: MailRoute | None = found[0]
+        else:
+            try:
+                route = await self.gateway.find_recipient(address)
+            except SQLAlchemyError:
+                logger.exception("Looking up recipient %r failed", address)
+                return REPLY_TRY_AGAIN
+            if route is not None:
+                known[address] = (route, now)
         if route is None:
             logger.info("Rejected RCPT TO %r from %s (MAIL FROM %r): no route", address,
                         session.peer, envelope.mail_from)
