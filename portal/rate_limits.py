@@ -305,8 +305,8 @@ class RateLimiter:
         return hits.get(position.previous_start, 0), hits.get(position.start, 0)
 
 
-# Core statements built once: every hit runs them, building a statement costs more than
-# running it, and ORM-enabled ones would flush the caller's session first.
+# Core statements built once, because every hit runs them. Building a statement costs
+# more than running it, and ORM-enabled ones would flush the caller's session first.
 _WINDOWS = RateLimitWindow.__table__  # type: ignore[attr-defined]
 _COUNTS = select(_WINDOWS.c.window_start, _WINDOWS.c.hits).where(
     _WINDOWS.c.key == bindparam("key"),
@@ -314,7 +314,7 @@ _COUNTS = select(_WINDOWS.c.window_start, _WINDOWS.c.hits).where(
 
 
 def _count_hit_statement(dialect: Any) -> Any:
-    """Return the upsert that counts a hit unless the window holds `room` hits."""
+    """Return the upsert that counts a hit unless the window has `room` hits already."""
     return dialect.insert(_WINDOWS).values(
         key=bindparam("key"), window_start=bindparam("window_start"), hits=1,
         expires_at=bindparam("expires_at"),
