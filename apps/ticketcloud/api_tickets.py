@@ -35,6 +35,7 @@ from ticketcloud.api_support import (
 )
 from ticketcloud.attachments import message_attachments
 from ticketcloud.categories import access_category
+from ticketcloud.checks import check_optional_id
 from ticketcloud.conversation import Author, do_reply
 from ticketcloud.history import ticket_history
 from ticketcloud.mail_out import failed_mail
@@ -94,7 +95,10 @@ async def create_ticket(request: Request) -> Response:
     async with context.transaction() as session:
         created = await do_create_ticket_with_rows(
             context, session, tenant_id=tenant_id(request), subject=data["subject"],
-            body=data["body"], channel="api", category=data.get("category_id"), **requester)
+            body=data["body"], channel="api",
+            # Checked here, so that an error names the API's field.
+            category=check_optional_id(data.get("category_id"), field="category_id"),
+            **requester)
         view = await _created_view(session, created, who)
     location = f"{request.url.path}/{created.ticket.number}"
     return json_response(view, status_code=201, headers={"Location": location})

@@ -112,6 +112,16 @@ def test_create_ticket_agent_for_requester(api: ApiWorkspace) -> None:
     assert ticket["version"] >= 1
 
 
+@pytest.mark.parametrize("category_id", [True, "3", 0])
+def test_create_ticket_invalid_category_id(api: ApiWorkspace, category_id: object) -> None:
+    response = api.client("agent").post("/tickets", json={
+        "subject": "Hi", "body": "Hello", "requester_email": "someone@example.com",
+        "category_id": category_id})
+
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "category_id"
+
+
 def test_create_ticket_agent_without_requester(api: ApiWorkspace) -> None:
     response = api.client("agent").post("/tickets", json={"subject": "Hi", "body": "Hello"})
 
