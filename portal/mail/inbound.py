@@ -81,6 +81,14 @@ class StorageFailed(PortalError):
     status = 503
 
 
+class RouteChanged(StorageFailed):
+    """A recipient's address routes elsewhere, or nowhere, since it was looked up (a
+    session reuses its routes, see `listener.SESSION_ROUTE_SECONDS`). The sender should
+    try again, and its next RCPT looks the route up anew."""
+
+    code = "route_changed"
+
+
 @dataclass(frozen=True)
 class _RowsToInsert:
     """The rows of one message to insert, one per routed recipient's tenant and app."""
@@ -90,6 +98,8 @@ class _RowsToInsert:
     message_id: str | None
     size: int
     envelope_sender: str
+    # Whether the routes came from address lookups, which the insert checks again.
+    check_routes: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,7 +185,7 @@ class InboundGateway:
         route = MailRoute(tenant_id=tenant_id, app_id=app_id, address=recipient)
         stored = await self._store_routed(
             raw, [(route, normalize_address(recipient)[:MAX_ADDRESS])],
-            envelope_sender=envelope_sender)
+            envelope_sender=envelope_sender, check_routes=False)
         return stored[0]
 
     def _check_size(self, raw: bytes) -> None:
@@ -187,7 +197,8 @@ class InboundGateway:
                                     f"{self.limits.max_bytes:,}.", reason="size")
 
     async def _store_routed(self, raw: bytes, routes: list[tuple[MailRoute, str]], *,
-                            envelope_sender: str, parse: bool = False) -> list[StoredMail]:
+                            envelope_sender: str, parse: bool = False,
+                            check_routes: bool = True) -> list[StoredMail]:
         sha256 = hashlib.sha256(raw).hexdigest()
         message_id = _quick_message_id(raw)
         started = time.monotonic()
@@ -195,7 +206,8 @@ class InboundGateway:
             parsed = await asyncio.to_thread(self._prepare, sha256, raw, parse)
             stored = await self._insert_rows(routes, sha256=sha256,
                                              message_id=message_id, size=len(raw),
-                                             envelope_sender=envelope_sender)
+                                             envelope_sender=envelope_sender,
+                                             check_routes=check_routes)
         except (OSError, SQLAlchemyError) as error:
             logger.exception("Storing inbound message %s (%s bytes) failed", sha256, len(raw))
             raise StorageFailed("The message could not be stored; try again later.") from error
@@ -245,18 +257,23 @@ class InboundGateway:
             os.close(folder)
 
     async def _insert_rows(self, routes: list[tuple[MailRoute, str]], *, sha256: str,
-                           message_id: str | None, size: int,
-                           envelope_sender: str) -> list[StoredMail]:
+                           message_id: str | None, size: int, envelope_sender: str,
+                           check_routes: bool) -> list[StoredMail]:
         """Insert the message's rows and return them once they are committed. Messages
-        stored at the same time share the transaction (see `group_commit`)."""
+        stored at the same time share the transaction (see `group_commit`). With
+        `check_routes`, each recipient must still route to its tenant and app in that
+        transaction, else RouteChanged is raised."""
         return await self._inserts.submit(_RowsToInsert(
             routes, sha256=sha256, message_id=message_id, size=size,
-            envelope_sender=normalize_address(envelope_sender)[:MAX_ADDRESS]))
+            envelope_sender=normalize_address(envelope_sender)[:MAX_ADDRESS],
+            check_routes=check_routes))
 
     async def _insert_message(self, session: AsyncSession,
                               rows: _RowsToInsert) -> list[StoredMail]:
         stored: list[StoredMail] = []
         for route, recipient in rows.routes:
+            if rows.check_routes:
+                await _check_route(session, route, recipient)
             existing = await _find_duplicate(session, route, rows.sha256, rows.message_id)
             if existing is not None:
                 assert existing.id is not None
@@ -542,6 +559,27 @@ _EARLIEST_DUPLICATE = select(func.min(union_all(
     _duplicate_lookup(InboundMail.message_id)).subquery().c.id))
 _INSERT_INBOUND = (InboundMail.__table__.insert()  # type: ignore[attr-defined]
                    .returning(InboundMail.__table__.c.id))  # type: ignore[attr-defined]
+
+
+_ROUTE_OWNERS = select(MailRoute.address, MailRoute.tenant_id, MailRoute.app_id).where(
+    col(MailRoute.address).in_(bindparam("candidates", expanding=True)))
+
+
+async def _check_route(session: AsyncSession, route: MailRoute, recipient: str) -> None:
+    """Raise RouteChanged unless `recipient` still routes to the tenant and app of
+    `route`, read in the inserting transaction, so that a route that moved to another
+    workspace since RCPT never delivers there."""
+    candidates = route_candidates(recipient)
+    owners = {address: (tenant_id, app_id) for address, tenant_id, app_id in (
+        await session.exec(_ROUTE_OWNERS, params={"candidates": candidates})).all()}
+    current = next((owners[candidate] for candidate in candidates if candidate in owners),
+                   None)
+    if current != (route.tenant_id, route.app_id):
+        logger.warning("Route of %r changed since it was looked up (tenant %s, app %s, now "
+                       "%s); the sender is asked to try again", recipient, route.tenant_id,
+                       route.app_id, current)
+        raise RouteChanged(f"The address {recipient!r} routes elsewhere since it was looked "
+                           "up; try again.", field="recipient")
 
 
 async def _find_duplicate(session: AsyncSession, route: MailRoute, sha256: str,

@@ -37,9 +37,10 @@ REPLY_OVER_LIMIT = {
 }
 REPLY_TRY_AGAIN = "451 4.3.0 Temporary failure storing the message; try again later"
 REPLY_ACCEPTED = "250 2.0.0 Message accepted for delivery"
-# How long one SMTP session reuses the route it found for a recipient. An MTA that sends
-# many messages over one connection then pays one lookup, and a route removed meanwhile
-# still receives that session's mail for at most this long.
+# How long one SMTP session reuses the route it found for a recipient, so that an MTA
+# that sends many messages over one connection pays one lookup. The insert checks the
+# route again in its transaction: a route removed or moved meanwhile gets 451 at DATA,
+# and the retry's RCPT looks it up anew.
 SESSION_ROUTE_SECONDS = 10.0
 
 
@@ -112,6 +113,8 @@ class _Handler:
         except StorageFailed:
             logger.warning("Replied 451 to %s (MAIL FROM %r): storing failed", session.peer,
                            envelope.mail_from)
+            # A route that changed (RouteChanged) must be looked up again on the retry.
+            self._session_routes.pop(session, None)
             return REPLY_TRY_AGAIN
         self.gateway.schedule(stored)
         ids = ",".join(str(item.inbound_id) for item in stored)
