@@ -79,7 +79,7 @@ from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, N
 from portal.events.bus import EventBus
 from portal.events.log import stage_event, stage_events
 from portal.events.model import Audience, Event, EventDraft, Notification
-from portal.mail.compose import MailAddress, OutgoingAttachment, OutgoingMail
+from portal.mail.compose import MailAddress, OutgoingAttachment, OutgoingMail, is_mailable
 from portal.mail.inbound_addresses import do_set_mail_addresses, list_mail_addresses
 from portal.mail.outbox import MailDelivery, MailGateway, QueuedMail, deliveries, mail_profile
 from portal.mail.parse import Address, Bounce, BounceRecipient, MailAttachment, ParsedMail
@@ -102,8 +102,8 @@ __all__ = [
     "SyncState",
     "UTCDateTime", "UserRecord", "XmlRejected", "access_row", "after_commit",
     "app_context", "cached_config", "check_valid", "csrf_token", "do_set_mail_addresses",
-    "find_users", "insert_row", "list_mail_addresses", "parse_untrusted_xml", "principal",
-    "require_role", "tenant_id", "utcnow", "workspace_name",
+    "find_users", "insert_row", "is_mailable", "list_mail_addresses", "parse_untrusted_xml",
+    "principal", "require_role", "tenant_id", "utcnow", "workspace_name",
 ]
 
 # The shell's SDK module for app windows: `<script type="module">import { portal } from

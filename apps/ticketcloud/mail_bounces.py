@@ -23,12 +23,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import InvalidInput, NotFound, utcnow
 from ticketcloud.history import record_change
-from ticketcloud.models import MAX_EMAIL, MailBounce, MailSkip, Message, Ticket
+from ticketcloud.models import MAX_EMAIL, MailBounce, MailSkip, MailSkipReason, Message, Ticket
 
 logger = logging.getLogger(__name__)
 
 
-def _iso(value: Any) -> str:
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
     text: str = value.isoformat(timespec="seconds").replace("+00:00", "Z")
     return text
 
@@ -76,9 +78,26 @@ async def do_record_skips(
     )
 
 
+async def do_record_unmailable(session: AsyncSession, ticket: Ticket, message: Message | None,
+                               emails: Sequence[str]) -> None:
+    """Record that a mail of the ticket left out addresses the outbox cannot send to."""
+    assert ticket.id is not None
+    session.add_all([
+        MailSkip(tenant_id=ticket.tenant_id, ticket_id=ticket.id,
+                 ticketcloud_message_id=message.id if message else None,
+                 email=email.lower()[:MAX_EMAIL], reason=MailSkipReason.UNMAILABLE,
+                 bounced_at=None, created_at=utcnow())
+        for email in emails])
+    await session.flush()
+    logger.warning("Mail of ticket %s of tenant %s (message %s) left out addresses the "
+                   "outbox cannot send to: %s", ticket.id, ticket.tenant_id,
+                   message.id if message else None, ", ".join(emails))
+
+
 async def skipped_mail(session: AsyncSession, ticket: Ticket) -> list[dict[str, Any]]:
     """Return the recipients that the ticket's mail left out, oldest first: for each, the
-    conversation message the mail carried (or None), the address and when it bounced."""
+    conversation message the mail carried (or None), the address, why it was left out
+    and when it bounced (None for an address the outbox cannot send to)."""
     rows = (
         await session.exec(
             select(MailSkip)
@@ -90,6 +109,7 @@ async def skipped_mail(session: AsyncSession, ticket: Ticket) -> list[dict[str, 
         {
             "message_id": row.ticketcloud_message_id,
             "email": row.email,
+            "reason": row.reason.value,
             "bounced_at": _iso(row.bounced_at),
             "created_at": _iso(row.created_at),
         }

@@ -28,12 +28,13 @@ from portal.sdk import (
     MailAddress,
     OutgoingAttachment,
     OutgoingMail,
+    is_mailable,
     list_mail_addresses,
     utcnow,
     workspace_name,
 )
 from ticketcloud.attachments import attachment_path, message_attachments
-from ticketcloud.mail_bounces import active_bounces, do_record_skips
+from ticketcloud.mail_bounces import active_bounces, do_record_skips, do_record_unmailable
 from ticketcloud.mail_templates import RenderedMail, render_mail
 from ticketcloud.mail_threads import INSERT_THREAD, participants
 from ticketcloud.models import (
@@ -190,8 +191,8 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
                                cc, mailed_directly=mailed_directly, check_bounces=check_bounces)
     if not to:
         logger.info("No mail queued for ticket %s of tenant %s (message %s): every "
-                    "recipient bounced or got the mail directly", ticket.id, ticket.tenant_id,
-                    message.id if message else None)
+                    "recipient bounced, cannot receive mail or got the mail directly",
+                    ticket.id, ticket.tenant_id, message.id if message else None)
         return
     if earlier is None:
         earlier = await thread_message_ids(session, ticket)
@@ -226,9 +227,10 @@ async def _recipients(session: AsyncSession, ticket: Ticket, message: Message | 
                       to: list[MailAddress], cc: list[MailAddress], *,
                       mailed_directly: Collection[str],
                       check_bounces: bool) -> tuple[list[MailAddress], list[MailAddress]]:
-    """Return `to` and `cc` without the ticket's bouncing addresses, which get a
-    `MailSkip` row, and without `mailed_directly`. When the requester is left out, the
-    first remaining participant moves to To, because a mail needs a To recipient."""
+    """Return `to` and `cc` without the ticket's bouncing addresses and the addresses the
+    outbox cannot send to, which get a `MailSkip` row each, and without
+    `mailed_directly`. When the requester is left out, the first remaining participant
+    moves to To, because a mail needs a To recipient."""
     bounces = await active_bounces(session, ticket) if check_bounces else {}
     skip = {address.lower() for address in mailed_directly}
     skipped = [bounces[item.email.lower()] for item in [*to, *cc]
@@ -239,6 +241,11 @@ async def _recipients(session: AsyncSession, ticket: Ticket, message: Message | 
                if item.email.lower() not in bounces and item.email.lower() not in skip]
     kept_cc = [item for item in cc
                if item.email.lower() not in bounces and item.email.lower() not in skip]
+    unmailable = [item.email for item in [*kept_to, *kept_cc] if not is_mailable(item.email)]
+    if unmailable:
+        await do_record_unmailable(session, ticket, message, unmailable)
+        kept_to = [item for item in kept_to if item.email not in unmailable]
+        kept_cc = [item for item in kept_cc if item.email not in unmailable]
     if not kept_to and kept_cc:
         return kept_cc[:1], kept_cc[1:]
     return kept_to, kept_cc

@@ -326,8 +326,16 @@ class MailBounce(SQLModel, table=True):
     cleared_at: datetime | None = timestamp(nullable=True)
 
 
+class MailSkipReason(enum.StrEnum):
+    """Why ticket mail left a recipient out: the address bounced before, or the outbox
+    cannot send to it at all (an address that is not ASCII, for example)."""
+
+    BOUNCED = "bounced"
+    UNMAILABLE = "unmailable"
+
+
 class MailSkip(SQLModel, table=True):
-    """A recipient that ticket mail left out because the address bounced before."""
+    """A recipient that ticket mail left out, and why."""
 
     __tablename__ = "ticketcloud_mail_skip"
 
@@ -340,8 +348,9 @@ class MailSkip(SQLModel, table=True):
                                                foreign_key="ticketcloud_message.id")
     # Lowercased.
     email: str = Field(max_length=MAX_EMAIL)
-    # When the bounce that marked the address arrived.
-    bounced_at: datetime = timestamp()
+    reason: MailSkipReason = enum_field(MailSkipReason, default=MailSkipReason.BOUNCED)
+    # When the bounce that marked the address arrived; None for an unmailable address.
+    bounced_at: datetime | None = timestamp(nullable=True)
     created_at: datetime = timestamp()
 
 

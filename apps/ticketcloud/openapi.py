@@ -19,6 +19,7 @@ from ticketcloud.models import (
     MAX_SUBJECT,
     AssignmentStrategy,
     Channel,
+    MailSkipReason,
     Priority,
     Visibility,
 )
@@ -210,10 +211,14 @@ def _mail_people() -> dict[str, Schema]:
                                    "diagnostic": {"type": "string"},
                                    "created_at": {"type": "string", "format": "date-time"}})},
         "mail_skipped": {"type": "array", "description": "Recipients that the ticket's mail "
-                         "left out because their address was bouncing, oldest first.",
+                         "left out, oldest first: their address was bouncing (`bounced`) or "
+                         "the outbox cannot send to it, such as an address that is not "
+                         "ASCII (`unmailable`).",
                          "items": obj({"message_id": nullable("integer"),
                                        "email": {"type": "string"},
-                                       "bounced_at": {"type": "string", "format": "date-time"},
+                                       "reason": enum_of(MailSkipReason),
+                                       "bounced_at": {**nullable("string"),
+                                                      "format": "date-time"},
                                        "created_at": {"type": "string",
                                                       "format": "date-time"}})},
     }

@@ -181,6 +181,17 @@ def check_address(value: object, *, field: str) -> str:
     return text
 
 
+def is_mailable(address: str) -> bool:
+    """Return whether the outbox can send to `address`: an ASCII address that
+    `check_address` accepts. An address that is not ASCII needs SMTPUTF8, which the
+    outbox does not use."""
+    try:
+        check_address(address, field="address")
+    except InvalidInput:
+        return False
+    return True
+
+
 def check_domain(value: str, *, field: str = "domain") -> str:
     text = check_header_text(value, field=field, max_length=253).lower()
     if not _DOMAIN.match(text) or ".." in text:

@@ -119,3 +119,25 @@ def test_bounce_line_and_clear_button(
         "SELECT cleared_at FROM ticketcloud_mail_bounce WHERE tenant_id = :t", t=agent.tenant.id
     )
     assert [row[0] is not None for row in rows] == [True]
+
+
+def test_unmailable_requester_line(
+    open_desktop: Callable[..., Page],
+    server: PortalServer,
+    factory: Factory,
+    mail_agent: tuple[UserInfo, str],
+) -> None:
+    agent, _address = mail_agent
+    with signed_in(server, agent) as client:
+        response = client.post("/apps/ticketcloud/api/v1/tickets", json={
+            "subject": "Printer", "body": "It jams.", "requester_email": "jörg@example.com"})
+    assert response.status_code == 201, response.text
+
+    page = open_desktop(agent)
+    _, frame = open_ticket(page, open_queue(page, "open"), response.json()["number"])
+
+    line = frame.locator(".tc-mail-skipped")
+    expect(line).to_have_count(1)
+    expect(line).to_have_text(
+        "Not sent to jörg@example.com: the portal cannot send mail to this address.")
+    expect(line).to_have_attribute("data-reason", "unmailable")

@@ -91,11 +91,17 @@ async function loadHtml(panel, api, number, messageId) {
 
 /** Return a line for a recipient that ticket mail skipped because the address bounced. */
 export function skippedLine(item) {
-  const date = new Date(item.bounced_at).toLocaleString([], { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  let children;
+  if (item.reason === "unmailable") {
+    children = formatNodes(STRINGS.mailUnmailable, { email: item.email });
+  } else {
+    const date = new Date(item.bounced_at).toLocaleString([], { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    children = formatNodes(STRINGS.mailSkipped, { email: item.email, date });
+  }
   return element("p", {
     className: "tc-mail-error tc-mail-skipped",
-    attributes: { "data-email": item.email },
-    children: formatNodes(STRINGS.mailSkipped, { email: item.email, date }),
+    attributes: { "data-email": item.email, "data-reason": item.reason ?? "bounced" },
+    children,
   });
 }
 

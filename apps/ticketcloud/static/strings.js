@@ -106,6 +106,7 @@ export const STRINGS = {
   attachmentSkipped: "Attachment {filename} ({size} bytes) not stored: {reason}. It is kept in the original email.",
   addressBouncing: "Mail to {email} bounced: {reason}",
   mailSkipped: "Not sent to {email}: the address bounced on {date}.",
+  mailUnmailable: "Not sent to {email}: the portal cannot send mail to this address.",
   clearBouncing: "Clear bounce mark",
   clearBouncingLabel: "Clear the bounce mark of {email}",
   confirmClearBouncing: "Clear the bounce mark of {email}? Mail of this ticket goes to the address again.",

@@ -203,3 +203,19 @@ def test_inbound_mail_clears_bouncing(
     assert view["bouncing"] == []
     assert entry["actor_user_id"] is None
     assert entry["reason"] == f"Mail from {CASEY} arrived, so the address works again"
+
+
+def test_unmailable_requester_recorded(mail_server: PortalServer,
+                                       workspace: ApiWorkspace) -> None:
+    """A requester address the outbox cannot send to (not ASCII) gets no confirmation,
+    and the ticket shows why instead of leaving only a server log line."""
+    response = workspace.client("agent").post("/tickets", json={
+        "subject": "Printer", "body": "It jams.", "requester_email": "jörg@example.com"})
+    assert response.status_code == 201, response.text
+
+    view = ticket_view(workspace, response.json()["number"])
+
+    assert outbox_rows(mail_server, workspace) == []
+    assert [(item["message_id"], item["email"], item["reason"], item["bounced_at"])
+            for item in view["mail_skipped"]] == [(None, "jörg@example.com", "unmailable", None)]
+

@@ -307,3 +307,11 @@ def test_plain_message_matches_the_email_package(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setattr(compose_module, "_plain_message", lambda *args: None)
         assert fast == compose(mail, sender=sender, message_id="<m@example.com>"), mail
     assert 200 < short < 1300, short
+
+
+@pytest.mark.parametrize(("address", "mailable"), [
+    ("cal@example.net", True), ("jörg@example.com", False), ("cal@exämple.net", False),
+    ("", False), ("no-at-sign", False), ("a\r\nBcc: x@example.com", False),
+])
+def test_is_mailable(address: str, mailable: bool) -> None:
+    assert compose_module.is_mailable(address) is mailable
