@@ -9,8 +9,9 @@ or standard error says what happened.
 
 An MTA starts one process per message, so the command loads no apps and imports no web
 code: it opens the database, looks the recipients up and stores the message (`run`).
-The running portal processes the row. The command applies no migrations, so storing
-fails with status 75 until the portal has applied them.
+The running portal processes the row. The command applies no migrations and never
+creates a missing SQLite file, so storing fails with status 75 until the portal has set
+up the database.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from portal.db import Database
@@ -69,6 +72,14 @@ class _NoApps:
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     """Store the message on standard input and return a sysexits status, with a gateway
     that loads no apps."""
+    missing = _missing_sqlite_file(settings.effective_database_url)
+    if missing is not None:
+        # Opening it would create an empty database file where the portal expects its own.
+        logger.error("Receiving mail failed: the database file %s does not exist", missing)
+        print(f"error: the database file {missing} does not exist; start the portal once "
+              "or run `python -m portal migrate` with the same --data-dir or "
+              "--database-url, then deliver again", file=sys.stderr)
+        return EX_TEMPFAIL
     db = Database(settings.effective_database_url)
     try:
         return await receive(InboundGateway(db, _NoApps(), settings.data_dir), args)
@@ -82,6 +93,15 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         return EX_TEMPFAIL
     finally:
         await db.dispose()
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """Return the file of an SQLite database URL when that file does not exist."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
 
 
 def _missing_table(error: OperationalError | ProgrammingError) -> bool:

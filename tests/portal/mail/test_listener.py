@@ -268,15 +268,21 @@ def test_pipe_unknown_recipient_exit_67(server: PortalServer) -> None:
         "error: No app receives mail for 'nobody@x.localhost'."
 
 
-def test_pipe_storage_failure_exit_75(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["missing.sqlite3", "missing/db.sqlite3"])
+def test_pipe_missing_database_exit_75(tmp_path: Path, path: str) -> None:
+    database = tmp_path / path
     result = subprocess.run(
         [sys.executable, "-m", "portal", "--data-dir", str(tmp_path), "--database-url",
-         f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'db.sqlite3'}", "mail", "receive",
+         f"sqlite+aiosqlite:///{database}", "mail", "receive",
          "--recipient", "support@x.localhost"], input=b"Subject: x\r\n\r\nx\r\n",
         capture_output=True, cwd=REPOSITORY_ROOT, timeout=60, check=False)
 
     assert result.returncode == 75
-    assert "try again later" in result.stderr.decode()
+    assert result.stderr.decode().strip().endswith(
+        f"error: the database file {database} does not exist; start the portal once or run "
+        "`python -m portal migrate` with the same --data-dir or --database-url, then "
+        "deliver again")
+    assert not database.exists()
 
 
 def test_pipe_unmigrated_database_exit_75(tmp_path: Path) -> None:
