@@ -219,3 +219,29 @@ def test_unmailable_requester_recorded(mail_server: PortalServer,
     assert [(item["message_id"], item["email"], item["reason"], item["bounced_at"])
             for item in view["mail_skipped"]] == [(None, "jörg@example.com", "unmailable", None)]
 
+
+
+def test_unmailable_cc_skipped_requester_mailed(
+    mail_server: PortalServer, sink: MailSink, workspace: ApiWorkspace
+) -> None:
+    # UTF-8 in the header itself, as SMTPUTF8 mail carries a non-ASCII address.
+    raw = (f"From: Casey Customer <{CASEY}>\r\nTo: {support_of(workspace)}\r\n"
+           "Cc: Jörg <jörg@example.com>\r\nSubject: Printer broken\r\n"
+           "Message-ID: <utf8-cc@customer.example>\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nThe printer jams.\r\n").encode()
+    send(mail_server, raw, support_of(workspace))
+    wait_outcomes(Factory(mail_server), workspace, 1)
+
+    message = reply(workspace, "Here is the new driver.")
+    mail = sink.wait_for(
+        lambda item: (
+            item.sender == sender_of(workspace) and "Here is the new driver." in item.body()
+        )
+    )
+    view = ticket_view(workspace, 1)
+
+    assert [item["email"] for item in view["participants"]] == ["jörg@example.com"]
+    assert mail.recipients == [CASEY]
+    assert [(item["message_id"], item["email"], item["reason"], item["bounced_at"])
+            for item in view["mail_skipped"]] == [
+        (message["id"], "jörg@example.com", "unmailable", None)]
