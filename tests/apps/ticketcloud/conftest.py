@@ -19,6 +19,7 @@ from portal.events.bus import InProcessBus
 from portal.events.model import Event
 from portal.migrate import PORTAL_BRANCH, build_config, upgrade
 from portal.models import User
+from portal.registry import installations
 from portal.registry.discovery import folder_sources
 from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext, Principal, Role
@@ -34,6 +35,7 @@ from tests.support import (
     stop_server,
 )
 from ticketcloud.attachments import AttachmentUpload
+from ticketcloud.mail_in import do_set_support_address
 from ticketcloud.models import HistoryEntry, Team, Ticket, TicketCounter
 from ticketcloud.rule_store import do_create_rule
 from ticketcloud.teams import do_add_member, do_create_team
@@ -170,6 +172,15 @@ async def add_rule(db: Database, workspace: Workspace, data: dict[str, Any]) -> 
         rule = await do_create_rule(session, workspace.tenant_id, data)
     assert rule.id is not None
     return rule.id
+
+
+async def receive_mail_at(db: Database, registry: AppRegistry, context: AppContext,
+                          workspace: Workspace, address: str) -> None:
+    """Install TicketCloud for the workspace and make `address` its support address."""
+    await installations.install(db, registry, tenant_id=workspace.tenant_id,
+                                app_id="ticketcloud")
+    async with context.transaction() as session:
+        await do_set_support_address(session, workspace.tenant_id, address)
 
 
 async def create_ticket(context: AppContext, workspace: Workspace, *,

@@ -13,12 +13,10 @@ from sqlmodel import col, select
 from portal.db import Database
 from portal.mail.inbound import InboundGateway, StoredMail
 from portal.mail.inbound_models import InboundMail, InboundStatus
-from portal.registry import installations
 from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext
-from tests.apps.ticketcloud.conftest import Workspace
+from tests.apps.ticketcloud.conftest import Workspace, receive_mail_at
 from tests.apps.ticketcloud.mail_samples import customer_mail
-from ticketcloud.mail_in import do_set_support_address
 from ticketcloud.models import Ticket
 
 SUPPORT = "support@acme.test"
@@ -27,10 +25,7 @@ SUPPORT = "support@acme.test"
 @pytest.fixture
 async def gateway(db: Database, registry: AppRegistry, context: AppContext,
                   workspace: Workspace, tmp_path: Path) -> InboundGateway:
-    await installations.install(db, registry, tenant_id=workspace.tenant_id,
-                                app_id="ticketcloud")
-    async with context.transaction() as session:
-        await do_set_support_address(session, workspace.tenant_id, SUPPORT)
+    await receive_mail_at(db, registry, context, workspace, SUPPORT)
     return InboundGateway(db, registry, tmp_path / "data")
 
 

@@ -19,7 +19,7 @@ from portal.registry import installations
 from portal.registry.registry import AppRegistry
 from portal.sdk import AppContext
 from portal.tenants import do_create_tenant
-from tests.apps.ticketcloud.conftest import Workspace
+from tests.apps.ticketcloud.conftest import Workspace, receive_mail_at
 from tests.apps.ticketcloud.mail_samples import customer_mail
 from tests.support import free_port
 from ticketcloud.mail_in import do_set_support_address
@@ -40,10 +40,7 @@ class CountingGateway(InboundGateway):
 @pytest.fixture
 async def gateway(db: Database, registry: AppRegistry, context: AppContext,
                   workspace: Workspace, tmp_path: Path) -> AsyncIterator[CountingGateway]:
-    await installations.install(db, registry, tenant_id=workspace.tenant_id,
-                                app_id="ticketcloud")
-    async with context.transaction() as session:
-        await do_set_support_address(session, workspace.tenant_id, SUPPORT)
+    await receive_mail_at(db, registry, context, workspace, SUPPORT)
     gateway = CountingGateway(db, registry, tmp_path / "data")
     yield gateway
     await gateway.stop()

@@ -187,8 +187,8 @@ def test_listener_duplicate_stored_once(server: PortalServer, factory: Factory,
 
 def test_listener_concurrent_sessions_answer_after_commit(
         server: PortalServer, factory: Factory, workspace: MailWorkspace) -> None:
-    """Eight sessions send at once, so their stores share transactions (group commit);
-    the row that each 250 names is committed when the client reads the reply."""
+    """Eight sessions send at once, so their stores share transactions (group commit).
+    The row that each 250 names is committed when the client reads the reply."""
 
     async def send_one(index: int) -> tuple[str, list[tuple[Any, ...]]]:
         mail = message(workspace.address, subject=f"Request {index}",
