@@ -36,7 +36,7 @@ from portal.sdk import (
 from ticketcloud.attachments import attachment_path, message_attachments
 from ticketcloud.mail_bounces import active_bounces, do_record_skips, do_record_unmailable
 from ticketcloud.mail_templates import RenderedMail, render_mail
-from ticketcloud.mail_threads import INSERT_THREAD, participants
+from ticketcloud.mail_threads import INSERT_THREAD, participants, thread_values
 from ticketcloud.models import (
     Channel,
     MailDirection,
@@ -215,10 +215,9 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
                        ticket.tenant_id, error.message, error.field)
         return
     # A Core INSERT, because nothing reads the row back in this transaction.
-    await (await session.connection()).execute(INSERT_THREAD, {
-        "tenant_id": ticket.tenant_id, "ticket_id": ticket.id,
-        "message_id": queued.message_id, "direction": MailDirection.OUT,
-        "ticketcloud_message_id": message.id if message else None, "created_at": utcnow()})
+    await (await session.connection()).execute(INSERT_THREAD, thread_values(
+        ticket, queued.message_id, MailDirection.OUT, message.id if message else None,
+        utcnow()))
     logger.info("Queued mail %s for ticket %s of tenant %s (message %s)", queued.id,
                 ticket.id, ticket.tenant_id, message.id if message else None)
 

@@ -229,7 +229,7 @@ async def do_record_inbound(session: AsyncSession, ticket: Ticket, mail: ParsedM
     if own_id is not None:
         row = known_rows.get(own_id)
         if row is None:
-            new_rows.append(_thread_values(ticket, own_id, MailDirection.IN, message_id, now))
+            new_rows.append(thread_values(ticket, own_id, MailDirection.IN, message_id, now))
         elif row.direction is MailDirection.REFERENCED:
             row.direction = MailDirection.IN
             row.ticket_id = ticket.id
@@ -237,7 +237,7 @@ async def do_record_inbound(session: AsyncSession, ticket: Ticket, mail: ParsedM
             session.add(row)
     for reference in references:
         if reference not in known_rows and reference != own_id:
-            new_rows.append(_thread_values(ticket, reference, MailDirection.REFERENCED,
+            new_rows.append(thread_values(ticket, reference, MailDirection.REFERENCED,
                                            None, now))
     if new_rows:
         # Core, because nothing reads the new rows' objects back in this transaction.
@@ -249,8 +249,9 @@ async def do_record_inbound(session: AsyncSession, ticket: Ticket, mail: ParsedM
 INSERT_THREAD = MailThread.__table__.insert()  # type: ignore[attr-defined]
 
 
-def _thread_values(ticket: Ticket, message_id: str, direction: MailDirection,
-                   ticketcloud_message_id: int | None, now: datetime) -> dict[str, Any]:
+def thread_values(ticket: Ticket, message_id: str, direction: MailDirection,
+                  ticketcloud_message_id: int | None, now: datetime) -> dict[str, Any]:
+    """Return the values of a thread row of the ticket for `INSERT_THREAD`."""
     return {"tenant_id": ticket.tenant_id, "ticket_id": ticket.id, "message_id": message_id,
             "direction": direction, "ticketcloud_message_id": ticketcloud_message_id,
             "created_at": now}
