@@ -55,6 +55,8 @@ from sqlalchemy.engine import ExecutionContext
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from portal.db import core_connection
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -108,7 +110,7 @@ async def cached(session: AsyncSession, tenant_id: int, key: str,
       plain SQL text;
     - ROLLBACK TO SAVEPOINT and the end of the transaction.
     Writes to other tables, such as a new ticket's rows, keep them."""
-    connection = (await session.connection()).sync_connection
+    connection = (await core_connection(session)).sync_connection
     assert connection is not None
     if tables not in _registered:
         _register(tables)
@@ -118,7 +120,7 @@ async def cached(session: AsyncSession, tenant_id: int, key: str,
     read = _read.get(connection)
     version = read.get(tenant_id) if read is not None else None
     if version is None:
-        version = (await (await session.connection()).execute(
+        version = (await (await core_connection(session)).execute(
             _VERSION, {"tenant_id": tenant_id})).scalar_one_or_none()
         if version is None:
             return await load(session, tenant_id)

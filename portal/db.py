@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, event
+from sqlalchemy import Column, Insert, event
 from sqlalchemy import inspect as inspect_model
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.orm import ColumnProperty, make_transient_to_detached
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +30,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 _Row = TypeVar("_Row")
 _AFTER_COMMIT_KEY = "miportal.after_commit"
 _SQLITE_BEGIN = "miportal_sqlite_begin"
+_CONNECTION_KEY = "miportal.connection"
 
 
 def utcnow() -> datetime:
@@ -158,6 +158,22 @@ async def get_kept(session: AsyncSession, model: type[_Row], key: Any) -> _Row |
     return row
 
 
+async def core_connection(session: AsyncSession) -> AsyncConnection:
+    """Return the connection of `session`'s current transaction, for Core statements.
+
+    It is `await session.connection()`, kept in the session until its transaction
+    ends, because each call of that crosses into SQLAlchemy's greenlet and a new
+    ticket runs a dozen Core statements."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_CONNECTION_KEY)
+    if kept is not None and transaction is not None and kept[0] is transaction:
+        connection: AsyncConnection = kept[1]
+        return connection
+    connection = await session.connection()
+    session.info[_CONNECTION_KEY] = (session.sync_session.get_transaction(), connection)
+    return connection
+
+
 async def insert_row(session: AsyncSession, row: Any) -> None:
     """Insert `row`, a new object of a table model, with one INSERT, and add it to
     `session` as a stored row.
@@ -166,40 +182,57 @@ async def insert_row(session: AsyncSession, row: Any) -> None:
     several times the INSERT itself. Columns left None that have a default (the
     primary key among them) get it from the database, and the INSERT returns their
     values to the object. Later changes to the row are flushed as usual."""
-    mapper = inspect_model(type(row))
+    model = type(row)
+    columns = _COLUMNS.get(model)
+    if columns is None:
+        columns = _COLUMNS[model] = _insert_columns(model)
+    # The row's attributes are read and written in its `__dict__`, where SQLAlchemy
+    # keeps them: the row becomes a stored one below, so no change events are wanted.
+    attributes = row.__dict__
     values = {}
     returned = []
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        value = getattr(row, prop.key)
-        if value is None and (column.primary_key or column.default is not None
-                              or column.server_default is not None):
-            returned.append(prop)
+    for key, column, defaulted in columns:
+        value = attributes.get(key)
+        if value is None and defaulted:
+            returned.append(key)
             continue
-        values[column.key] = value
-        if prop.key not in row.__dict__:
-            # Set so that the stored row has every attribute; an unset one would be
-            # loaded on access, which an async session cannot do implicitly.
-            setattr(row, prop.key, value)
-    table = mapper.local_table
-    names = tuple(prop.key for prop in returned)
-    statement = _INSERTS.get((table, names))
+        values[column] = value
+        # Every attribute is set, so the stored row never loads one on access, which
+        # an async session cannot do implicitly.
+        attributes[key] = value
+    names = tuple(returned)
+    statement = _INSERTS.get((model, names))
     if statement is None:
+        table = inspect_model(model).local_table
         statement = table.insert()
         if returned:
-            statement = statement.returning(*(prop.columns[0] for prop in returned))
-        _INSERTS[(table, names)] = statement
-    result = await (await session.connection()).execute(statement, values)
+            statement = statement.returning(
+                *(table.c[column] for key, column, _ in columns if key in returned))
+        _INSERTS[(model, names)] = statement
+    result = await (await core_connection(session)).execute(statement, values)
     if returned:
-        for prop, value in zip(returned, result.one(), strict=True):
-            setattr(row, prop.key, value)
+        attributes.update(zip(returned, result.one(), strict=True))
     make_transient_to_detached(row)
     session.add(row)
 
 
-# One INSERT ... RETURNING per table and set of returned columns, built once so that
-# its compiled form is cached.
-_INSERTS: dict[tuple[FromClause, tuple[str, ...]], Insert] = {}
+def _insert_columns(model: type) -> tuple[tuple[str, str, bool], ...]:
+    """Return each column attribute of `model` as (attribute, column, whether the
+    database gives it a value when the row leaves it None)."""
+    columns: list[tuple[str, str, bool]] = []
+    prop: ColumnProperty[Any]
+    for prop in inspect_model(model).column_attrs:
+        column: Column[Any] = prop.columns[0]
+        defaulted = bool(column.primary_key or column.default is not None
+                         or column.server_default is not None)
+        columns.append((prop.key, str(column.key), defaulted))
+    return tuple(columns)
+
+
+# Per model: its columns, and one INSERT ... RETURNING per set of returned columns,
+# built once so that its compiled form is cached.
+_COLUMNS: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+_INSERTS: dict[tuple[type, tuple[str, ...]], Insert] = {}
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:

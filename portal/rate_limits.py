@@ -42,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.db import Database, UTCDateTime, utcnow
+from portal.db import Database, UTCDateTime, core_connection, utcnow
 from portal.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ class RateLimiter:
         self, session: AsyncSession, key: str, limit: RateLimit, position: WindowPosition, room: int
     ) -> int | None:
         expires = datetime.fromtimestamp(position.start + 2 * limit.window_seconds, UTC)
-        row = (await (await session.connection()).execute(_COUNT_HIT[self.db.dialect], {
+        row = (await (await core_connection(session)).execute(_COUNT_HIT[self.db.dialect], {
             "key": key, "window_start": position.start, "expires_at": expires, "room": room,
         })).first()
         return None if row is None else int(row[0])
@@ -298,7 +298,7 @@ class RateLimiter:
     async def _counts(
         self, session: AsyncSession, key: str, position: WindowPosition
     ) -> tuple[int, int]:
-        rows = (await (await session.connection()).execute(_COUNTS, {
+        rows = (await (await core_connection(session)).execute(_COUNTS, {
             "key": key, "previous_start": position.previous_start, "start": position.start,
         })).all()
         hits = {start: count for start, count in rows}

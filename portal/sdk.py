@@ -32,6 +32,8 @@ reaches into other portal modules, so this file is the whole contract:
   `RateLimit` in the database, so the limit holds across every portal process, and
   returns a `RateLimitResult` (allowed, or the seconds to wait).
 - `find_users(session, tenant_id, ...)`: looks up the workspace's users as `UserRecord`s.
+- `insert_row(session, row)` and `core_connection(session)`: one INSERT of a new row,
+  and the transaction's connection for Core statements, for hot paths (docs/apps.md).
 - `cached_config(session, tenant_id, key, load, tables=...)`: a value of the workspace's
   configuration from the per-process cache, loaded again only after the workspace's
   configuration version changed (database triggers change it; see docs/apps.md).
@@ -74,7 +76,7 @@ from starlette.routing import BaseRoute
 from portal import leases
 from portal.auth.sessions import Principal
 from portal.config_cache import cached as cached_config
-from portal.db import Database, UTCDateTime, after_commit, insert_row, utcnow
+from portal.db import Database, UTCDateTime, after_commit, core_connection, insert_row, utcnow
 from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, PortalError
 from portal.events.bus import EventBus
 from portal.events.log import stage_event, stage_events
@@ -92,18 +94,17 @@ from portal.sync.parser import XmlRejected, check_valid, parse_untrusted_xml
 from portal.tenants import access_row
 
 __all__ = [
-    "SDK_SCRIPT", "Address", "AppBackend", "AppContext", "Audience", "BackfillBatch", "Bounce",
-    "BounceRecipient", "Conflict", "Event", "EventDraft", "Forbidden", "InvalidInput", "Job",
-    "MailAddress", "MailAttachment", "MailDelivery", "MailHandler", "NotAuthenticated",
-    "NotFound", "Notification", "OutgoingAttachment", "OutgoingMail", "ParsedMail",
-    "PortalError", "Principal",
+    "SDK_SCRIPT", "Address", "AppBackend", "AppContext",
+    "Audience", "BackfillBatch", "Bounce", "BounceRecipient", "Conflict", "Event",
+    "EventDraft", "Forbidden", "InvalidInput", "Job", "MailAddress", "MailAttachment",
+    "MailDelivery", "MailHandler", "NotAuthenticated", "NotFound", "Notification",
+    "OutgoingAttachment", "OutgoingMail", "ParsedMail", "PortalError", "Principal",
     "QueuedMail", "RateLimit", "RateLimitResult", "Role", "SyncApplier", "SyncBackfill",
-    "SyncItem", "SyncRejected",
-    "SyncState",
-    "UTCDateTime", "UserRecord", "XmlRejected", "access_row", "after_commit",
-    "app_context", "cached_config", "check_valid", "csrf_token", "do_set_mail_addresses",
-    "find_users", "insert_row", "is_mailable", "list_mail_addresses", "parse_untrusted_xml",
-    "principal", "require_role", "tenant_id", "utcnow", "workspace_name",
+    "SyncItem", "SyncRejected", "SyncState", "UTCDateTime", "UserRecord", "XmlRejected",
+    "access_row", "after_commit", "app_context", "cached_config", "check_valid",
+    "core_connection", "csrf_token", "do_set_mail_addresses", "find_users", "insert_row",
+    "is_mailable", "list_mail_addresses", "parse_untrusted_xml", "principal",
+    "require_role", "tenant_id", "utcnow", "workspace_name",
 ]
 
 # The shell's SDK module for app windows: `<script type="module">import { portal } from

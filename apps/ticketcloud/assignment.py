@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import UserRecord, find_users
+from portal.sdk import UserRecord, core_connection, find_users
 from ticketcloud.models import AssignmentStrategy, Team, Ticket
 from ticketcloud.status import UNRESOLVED
 from ticketcloud.teams import AGENT_ROLES, members_present
@@ -73,7 +73,7 @@ async def _round_robin(session: AsyncSession, team: Team, candidates: list[UserR
     cursor = team.round_robin_cursor
     after_cursor = [user for user in candidates if cursor is None or user.id > cursor]
     agent = after_cursor[0] if after_cursor else candidates[0]
-    await (await session.connection()).execute(_MOVE_CURSOR, {"team": team.id,
+    await (await core_connection(session)).execute(_MOVE_CURSOR, {"team": team.id,
                                                               "cursor": agent.id})
     set_committed_value(team, "round_robin_cursor", agent.id)
     return Pick(agent, f"Round robin in team {team.name} picked {agent.name}")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import NotFound, access_row, find_users, utcnow
+from portal.sdk import NotFound, access_row, core_connection, find_users, utcnow
 from ticketcloud.models import MAX_HISTORY_VALUE, Category, HistoryEntry, Team, Ticket
 
 _PENDING_KEY = "ticketcloud.pending_history"
@@ -66,7 +66,7 @@ async def record_change(
         "reason": _cut(reason) or "", "created_at": utcnow(),
     }
     if ticket.id is not None:
-        await (await session.connection()).execute(_INSERT, [values])
+        await (await core_connection(session)).execute(_INSERT, [values])
     else:
         session.info.setdefault(_PENDING_KEY, []).append((values, ticket))
 
@@ -89,7 +89,7 @@ async def write_waiting(session: AsyncSession) -> None:
     by `insert_row`, in one INSERT."""
     rows = _ready_rows(session.sync_session)
     if rows:
-        await (await session.connection()).execute(_INSERT, rows)
+        await (await core_connection(session)).execute(_INSERT, rows)
 
 
 def _ready_rows(session: Session) -> list[dict[str, Any]]:

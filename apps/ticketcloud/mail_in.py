@@ -44,6 +44,7 @@ from portal.sdk import (
     ParsedMail,
     PortalError,
     UserRecord,
+    core_connection,
     do_set_mail_addresses,
     find_users,
     list_mail_addresses,
@@ -333,7 +334,7 @@ async def _record(context: AppContext, session: AsyncSession, ticket: Ticket,
         inline = {content_id: row.id for content_id, row in zip(parts.content_ids, stored,
                                                                  strict=False) if content_id}
     # A Core INSERT: nothing reads the detail back as an object in this transaction.
-    await (await session.connection()).execute(_INSERT_DETAIL, {
+    await (await core_connection(session)).execute(_INSERT_DETAIL, {
         "tenant_id": ticket.tenant_id, "message_id": message.id,
         "inbound_id": received.inbound_id, "quoted_text": mail.text_quoted,
         "signature": mail.signature, "html": mail.html, "inline_images": inline,

@@ -28,6 +28,7 @@ from portal.sdk import (
     MailAddress,
     OutgoingAttachment,
     OutgoingMail,
+    core_connection,
     is_mailable,
     list_mail_addresses,
     utcnow,
@@ -215,7 +216,7 @@ async def _send(context: AppContext, session: AsyncSession, ticket: Ticket, *, s
                        ticket.tenant_id, error.message, error.field)
         return
     # A Core INSERT, because nothing reads the row back in this transaction.
-    await (await session.connection()).execute(INSERT_THREAD, thread_values(
+    await (await core_connection(session)).execute(INSERT_THREAD, thread_values(
         ticket, queued.message_id, MailDirection.OUT, message.id if message else None,
         utcnow()))
     logger.info("Queued mail %s for ticket %s of tenant %s (message %s)", queued.id,

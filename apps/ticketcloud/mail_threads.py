@@ -26,7 +26,7 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import AppContext, ParsedMail, utcnow
+from portal.sdk import AppContext, ParsedMail, core_connection, utcnow
 from ticketcloud.models import (
     MAX_EMAIL,
     MAX_PERSON_NAME,
@@ -241,7 +241,7 @@ async def do_record_inbound(session: AsyncSession, ticket: Ticket, mail: ParsedM
                                            None, now))
     if new_rows:
         # Core, because nothing reads the new rows' objects back in this transaction.
-        await (await session.connection()).execute(INSERT_THREAD, new_rows)
+        await (await core_connection(session)).execute(INSERT_THREAD, new_rows)
     await session.flush()
 
 

@@ -15,7 +15,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.sdk import AppContext, NotFound, Principal, Role, find_users, insert_row, utcnow
+from portal.sdk import (
+    AppContext,
+    NotFound,
+    Principal,
+    Role,
+    core_connection,
+    find_users,
+    insert_row,
+    utcnow,
+)
 from ticketcloud import mail_out, ticket_events
 from ticketcloud.attachments import AttachmentUpload, check_attachments, do_store_attachments
 from ticketcloud.categories import access_category
@@ -157,7 +166,7 @@ _NEXT_NUMBER = (update(TicketCounter.__table__)  # type: ignore[attr-defined]
 async def allocate_number(session: AsyncSession, tenant_id: int) -> int:
     """Return the tenant's next ticket number. The counter row is updated in the caller's
     transaction, so a rollback gives the number back."""
-    connection = await session.connection()
+    connection = await core_connection(session)
     number = (await connection.execute(_NEXT_NUMBER, {"tenant": tenant_id})).scalar_one_or_none()
     if number is None:
         # Installing the app creates the row; a workspace whose row is missing gets it

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.db import after_commit, utcnow
+from portal.db import after_commit, core_connection, utcnow
 from portal.errors import InvalidInput
 from portal.events.bus import EventBus
 from portal.events.model import (
@@ -86,7 +86,7 @@ async def stage_events(session: AsyncSession, bus: EventBus, *, tenant_id: int,
         events.append(event)
     # A Core INSERT: the rows are never read back in this transaction, and building ORM
     # objects for them would cost more than the INSERT.
-    await (await session.connection()).execute(_INSERT_EVENT, rows)
+    await (await core_connection(session)).execute(_INSERT_EVENT, rows)
     return events
 
 
@@ -102,7 +102,7 @@ def _encoded_payload(draft: EventDraft) -> str:
 async def _next_seq(session: AsyncSession, tenant_id: int, count: int = 1) -> int:
     """Advance the tenant's counter by `count` and return its new value, the sequence
     number of the last of the `count` events."""
-    seq = (await (await session.connection()).execute(
+    seq = (await (await core_connection(session)).execute(
         _ADVANCE_COUNTER, {"tenant": tenant_id, "count": count})).scalar_one_or_none()
     if seq is None:
         raise InvalidInput(f"Tenant {tenant_id} has no event counter; was it created with "

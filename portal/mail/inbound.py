@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.db import Database, utcnow
+from portal.db import Database, core_connection, utcnow
 from portal.errors import Conflict, NotFound, PortalError
 from portal.mail.group_commit import GroupCommit
 from portal.mail.inbound_addresses import normalize_address, route_candidates
@@ -288,7 +288,7 @@ class InboundGateway:
                 "sha256": rows.sha256, "size": rows.size, "status": InboundStatus.RECEIVED,
                 "outcome": None, "error": None, "subject": "", "from_address": "",
                 "attempts": 0, "received_at": utcnow(), "processed_at": None}
-            connection = await session.connection()
+            connection = await core_connection(session)
             duplicate = False
             if self.db.dialect == "sqlite":
                 # The transaction holds the write lock since BEGIN, so no other

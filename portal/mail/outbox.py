@@ -41,7 +41,7 @@ from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.config_cache import cached
-from portal.db import UTCDateTime, after_commit, get_kept, utcnow
+from portal.db import UTCDateTime, after_commit, core_connection, get_kept, utcnow
 from portal.errors import InvalidInput
 from portal.mail.compose import (
     MailAddress,
@@ -253,7 +253,7 @@ class MailGateway:
             after_commit(session, self._wake_after_commit)
         # A Core INSERT: nothing reads the row back in this transaction, and an ORM
         # object would cost more than the INSERT.
-        result = await (await session.connection()).execute(_INSERT_OUTBOX, row)
+        result = await (await core_connection(session)).execute(_INSERT_OUTBOX, row)
         row_id = int(result.scalar_one())
         logger.info("Queued mail %s (%s) of app %s in tenant %s for %s recipients", row_id,
                     row["ref"], app_id, tenant_id, len(mail.to) + len(mail.cc))

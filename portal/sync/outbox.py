@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from portal.db import after_commit, utcnow
+from portal.db import after_commit, core_connection, utcnow
 from portal.errors import InvalidInput
 from portal.models import Tenant
 from portal.sync.envelope import serialize_payload
@@ -87,7 +87,7 @@ class SyncGateway:
         known: bool | None = session.info.get(_HAS_MASTER)
         if known is None:
             # A Core query: `session.get` would flush the session first and build the row.
-            found = await (await session.connection()).execute(_MASTER_EXISTS)
+            found = await (await core_connection(session)).execute(_MASTER_EXISTS)
             known = found.first() is not None
             session.info[_HAS_MASTER] = known
         return known

@@ -1,5 +1,5 @@
 """`insert_row`: one INSERT instead of the unit of work, with the row then tracked by
-the session as if a flush had written it."""
+the session as if a flush had written it; `core_connection`, the connection it uses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from portal.db import Database, insert_row
+from portal.db import Database, core_connection, insert_row
 from tests.support import create_database, drop_database
 
 
@@ -86,3 +86,24 @@ async def test_insert_row_undone_by_rollback(db: Database) -> None:
     async with db.read() as session:
         count = (await session.exec(sa.select(sa.func.count()).select_from(Item))).one()
     assert count == (0,)
+
+
+async def test_core_connection_kept_for_one_transaction(db: Database) -> None:
+    async with db.read() as session:
+        first = await core_connection(session)
+        assert await core_connection(session) is first
+        await first.execute(sa.insert(Item.__table__).values(name="kept"))
+        await session.rollback()
+
+        # The next transaction of the same session gets its own connection, and the
+        # rolled-back row is gone.
+        second = await core_connection(session)
+        assert second is not first
+        count = (await second.execute(sa.select(sa.func.count()).select_from(Item))).scalar()
+        assert count == 0
+        await second.execute(sa.insert(Item.__table__).values(name="committed"))
+        await session.commit()
+
+    async with db.read() as session:
+        names = (await session.exec(sa.select(Item.name))).scalars().all()
+    assert names == ["committed"]
