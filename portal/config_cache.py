@@ -79,6 +79,12 @@ class ConfigVersion(SQLModel, table=True):
     version: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+# Execution options for a write to a table that cached values read, when the write
+# changes only columns that the table's triggers leave out, such as the round-robin
+# cursor of a TicketCloud team. The transaction then keeps the versions it read.
+_NO_CHANGE_OPTION = "miportal_no_config_change"
+NO_CONFIG_CHANGE = {_NO_CHANGE_OPTION: True}
+
 _VERSION = (select(ConfigVersion.version)  # type: ignore[call-overload]
             .where(ConfigVersion.tenant_id == bindparam("tenant_id")))
 
@@ -105,7 +111,8 @@ async def cached(session: AsyncSession, tenant_id: int, key: str,
     A transaction reads a workspace's version once and keeps it until the version may
     have changed. These make it forget the versions read (`_forget`):
     - a write to a table that some cached value reads, or to a table whose deletes
-      cascade into one;
+      cascade into one, unless the statement runs with the execution options
+      `NO_CONFIG_CHANGE`;
     - any statement other than SQLAlchemy's INSERT, UPDATE, DELETE or SELECT, such as
       plain SQL text;
     - ROLLBACK TO SAVEPOINT and the end of the transaction.
@@ -176,6 +183,8 @@ def _after_execute(connection: Connection, _cursor: object, statement: str,
                    _parameters: object, context: ExecutionContext | None,
                    _executemany: bool) -> None:
     if connection not in _read or statement.startswith("SELECT"):
+        return
+    if context is not None and context.execution_options.get(_NO_CHANGE_OPTION):
         return
     table = _written_table(context)
     if table is None or table in _watched:

@@ -37,6 +37,8 @@ reaches into other portal modules, so this file is the whole contract:
 - `cached_config(session, tenant_id, key, load, tables=...)`: a value of the workspace's
   configuration from the per-process cache, loaded again only after the workspace's
   configuration version changed (database triggers change it; see docs/apps.md).
+  `USERS` names the users' table for `tables` when the value holds users from
+  `find_users`; `NO_CONFIG_CHANGE` marks a write that the triggers leave out.
 - `AppContext.stage_sync(session, tenant_id=..., stream=..., payload=...)`: on a child
   installation, stages an XML element for the master in the transaction; returns the
   item id, or None when no master is configured. `AppContext.replace_sync(session,
@@ -75,6 +77,7 @@ from starlette.routing import BaseRoute
 
 from portal import leases
 from portal.auth.sessions import Principal
+from portal.config_cache import NO_CONFIG_CHANGE
 from portal.config_cache import cached as cached_config
 from portal.db import Database, UTCDateTime, after_commit, core_connection, insert_row, utcnow
 from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, PortalError
@@ -94,7 +97,7 @@ from portal.sync.parser import XmlRejected, check_valid, parse_untrusted_xml
 from portal.tenants import access_row
 
 __all__ = [
-    "SDK_SCRIPT", "Address", "AppBackend", "AppContext",
+    "NO_CONFIG_CHANGE", "SDK_SCRIPT", "USERS", "Address", "AppBackend", "AppContext",
     "Audience", "BackfillBatch", "Bounce", "BounceRecipient", "Conflict", "Event",
     "EventDraft", "Forbidden", "InvalidInput", "Job", "MailAddress", "MailAttachment",
     "MailDelivery", "MailHandler", "NotAuthenticated", "NotFound", "Notification",
@@ -110,6 +113,11 @@ __all__ = [
 # The shell's SDK module for app windows: `<script type="module">import { portal } from
 # "/static/shell/sdk.js"</script>`.
 SDK_SCRIPT = "/static/shell/sdk.js"
+
+# The users' table, for `cached_config(..., tables=...)` of a value that holds users as
+# `find_users` returns them. Its triggers (migration portal_0010) give the workspace a
+# new configuration version whenever a user changes.
+USERS = User.__table__  # type: ignore[attr-defined]
 
 SCOPE_PRINCIPAL = "miportal.principal"
 SCOPE_TENANT = "miportal.tenant_id"

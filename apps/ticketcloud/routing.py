@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import InvalidInput, NotFound
-from ticketcloud.assignment import pick_agent
+from ticketcloud.assignment import pick_agent, team_plan
 from ticketcloud.categories import access_category
 from ticketcloud.checks import merge_tags
 from ticketcloud.history import describe, record_change
 from ticketcloud.models import Priority, Ticket
 from ticketcloud.rules import Action, ActionType, Decision
-from ticketcloud.teams import access_agent, access_team
+from ticketcloud.teams import access_agent
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +40,13 @@ async def apply_decisions(session: AsyncSession, ticket: Ticket,
             if field is None:
                 continue
             try:
-                new = await _target_value(session, ticket, action)
+                new, label = await _target_value(session, ticket, action)
             except (NotFound, InvalidInput) as error:
                 logger.warning("Rule %s (%r) skipped %s on ticket %s of tenant %s: %s",
                                decision.rule_id, decision.rule_name, action.type.value,
                                ticket.id, ticket.tenant_id, error.message)
                 continue
-            await _set(session, ticket, field, new, decision)
+            await _set(session, ticket, field, new, label, decision)
 
 
 async def assign_in_team(session: AsyncSession, ticket: Ticket) -> bool:
@@ -54,7 +54,7 @@ async def assign_in_team(session: AsyncSession, ticket: Ticket) -> bool:
     return whether it got an assignee."""
     if ticket.team_id is None or ticket.assignee_id is not None:
         return False
-    team = await access_team(session, ticket.tenant_id, ticket.team_id)
+    team = await team_plan(session, ticket.tenant_id, ticket.team_id)
     pick = await pick_agent(session, ticket.tenant_id, team)
     new = pick.agent.id if pick.agent is not None else None
     await record_change(session, ticket, field="assignee", old=None, new=new,
@@ -65,26 +65,27 @@ async def assign_in_team(session: AsyncSession, ticket: Ticket) -> bool:
 
 
 async def _target_value(session: AsyncSession, ticket: Ticket,
-                        action: Action) -> int | str | list[str]:
+                        action: Action) -> tuple[int | str | list[str], str | None]:
+    """Return the value that `action` sets, with its name when it is an id."""
     tenant_id = ticket.tenant_id
     if action.type is ActionType.SET_CATEGORY:
         category = await access_category(session, tenant_id, action.value)
         assert category.id is not None
-        return category.id
+        return category.id, category.name
     if action.type is ActionType.SET_TEAM:
-        team = await access_team(session, tenant_id, action.value)
-        assert team.id is not None
-        return team.id
+        team = await team_plan(session, tenant_id, action.value)
+        return team.id, team.name
     if action.type is ActionType.SET_ASSIGNEE:
-        return (await access_agent(session, tenant_id, action.value)).id
+        agent = await access_agent(session, tenant_id, action.value)
+        return agent.id, agent.name
     if action.type is ActionType.SET_PRIORITY:
-        return Priority(str(action.value)).value
+        return Priority(str(action.value)).value, None
     assert isinstance(action.value, tuple)
-    return merge_tags(ticket.tags, action.value)
+    return merge_tags(ticket.tags, action.value), None
 
 
 async def _set(session: AsyncSession, ticket: Ticket, field: str, new: int | str | list[str],
-               decision: Decision) -> None:
+               label: str | None, decision: Decision) -> None:
     attribute = {"category": "category_id", "team": "team_id",
                  "assignee": "assignee_id"}.get(field, field)
     old = getattr(ticket, attribute)
@@ -94,8 +95,10 @@ async def _set(session: AsyncSession, ticket: Ticket, field: str, new: int | str
         added = ", ".join(tag for tag in new if tag not in old)
         reason = f"Rule {decision.rule_name!r} added the tags {added}"
     else:
-        label = await describe(session, ticket.tenant_id, field, new)
+        if label is None:
+            label = await describe(session, ticket.tenant_id, field, new)
         reason = f"Rule {decision.rule_name!r} set {field} to {label}"
     await record_change(session, ticket, field=field, old=old, new=new,
-                        rule_id=decision.rule_id, rule_name=decision.rule_name, reason=reason)
+                        rule_id=decision.rule_id, rule_name=decision.rule_name, reason=reason,
+                        new_label=label)
     setattr(ticket, attribute, Priority(str(new)) if field == "priority" else new)

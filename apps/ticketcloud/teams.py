@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import bindparam
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -197,22 +196,6 @@ async def do_set_away(session: AsyncSession, tenant_id: int, user_id: int,
     await session.flush()
     logger.info("Agent %s of tenant %s is %s", agent.id, tenant_id, "away" if away else "back")
     return profile
-
-
-# Built once, because every new ticket with a team runs it.
-_MEMBERS_PRESENT = (
-    select(TeamMember.user_id)
-    .outerjoin(AgentProfile, col(AgentProfile.user_id) == TeamMember.user_id)
-    .where(TeamMember.tenant_id == bindparam("tenant_id"),
-           TeamMember.team_id == bindparam("team_id"),
-           func.coalesce(AgentProfile.away, False).is_(False))
-    .order_by(col(TeamMember.user_id)))
-
-
-async def members_present(session: AsyncSession, tenant_id: int, team_id: int) -> list[int]:
-    """Return the user ids of the team's members who are not marked away, ordered."""
-    return list((await session.exec(_MEMBERS_PRESENT, params={
-        "tenant_id": tenant_id, "team_id": team_id})).all())
 
 
 async def away_user_ids(session: AsyncSession, tenant_id: int, user_ids: list[int]) -> set[int]:

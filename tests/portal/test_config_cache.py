@@ -200,6 +200,27 @@ async def test_other_table_write_keeps_version(engines: tuple[Database, Database
     assert len(reads) == 1
 
 
+@pytest.mark.parametrize("options", [{}, config_cache.NO_CONFIG_CHANGE])
+async def test_watched_write_without_change_keeps_version(
+        engines: tuple[Database, Database], options: dict[str, bool]) -> None:
+    """A write to a watched table forgets the version read, unless it runs with
+    NO_CONFIG_CHANGE, the mark of a column that the triggers leave out."""
+    db, _ = engines
+    tenant_id = await new_tenant(db)
+    loader = CountingLoader()
+    reads = count_version_reads(db)
+    tenants = Tenant.__table__  # type: ignore[attr-defined]
+
+    async with db.transaction() as session:
+        await cached_name(session, tenant_id, loader)
+        await (await session.connection()).execute(
+            update(tenants).where(tenants.c.id == tenant_id).values(slug="acme-2")
+            .execution_options(**options))
+        await cached_name(session, tenant_id, loader)
+
+    assert len(reads) == (1 if options else 2)
+
+
 async def test_new_tables_read_version_again(engines: tuple[Database, Database],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The first value that reads a table makes the transaction read the version again,

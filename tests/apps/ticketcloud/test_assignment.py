@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from sqlalchemy import text
 
 from portal.db import Database
 from portal.events.model import Event
 from portal.models import User
-from portal.sdk import AppContext, InvalidInput
+from portal.sdk import AppContext, InvalidInput, NotFound
 from tests.apps.ticketcloud.conftest import (
     Workspace,
     add_rule,
@@ -19,7 +20,7 @@ from tests.apps.ticketcloud.conftest import (
     history_of,
     topics,
 )
-from ticketcloud.assignment import pick_agent
+from ticketcloud.assignment import pick_agent, team_plan
 from ticketcloud.models import Channel, Team, Ticket
 from ticketcloud.status import Status
 from ticketcloud.teams import do_add_member, do_remove_member, do_set_away
@@ -29,9 +30,8 @@ _numbers = itertools.count(1000)
 
 async def pick(db: Database, workspace: Workspace, team: Team) -> int | None:
     async with db.transaction() as session:
-        loaded = await session.get(Team, team.id)
-        assert loaded is not None
-        chosen = await pick_agent(session, workspace.tenant_id, loaded)
+        plan = await team_plan(session, workspace.tenant_id, team.id)
+        chosen = await pick_agent(session, workspace.tenant_id, plan)
     return chosen.agent.id if chosen.agent is not None else None
 
 
@@ -183,3 +183,78 @@ async def test_add_member_rejects_customer(db: Database, workspace: Workspace) -
             await do_add_member(session, workspace.tenant_id, team.id, workspace.customer.id)
 
     assert "is a customer" in raised.value.message
+
+
+# Changes made with plain SQL, as another portal process or an admin at the database's
+# prompt would make them. The second agent would be next in round robin.
+SQL_CHANGES = {
+    "member removed": "DELETE FROM ticketcloud_team_member WHERE user_id = :user",
+    "user deactivated": "UPDATE portal_user SET is_active = false WHERE id = :user",
+    "user made customer": "UPDATE portal_user SET role = 'customer' WHERE id = :user",
+    "agent away": "INSERT INTO ticketcloud_agent_profile (user_id, tenant_id, away, updated_at) "
+                  "VALUES (:user, :tenant, true, CURRENT_TIMESTAMP)",
+}
+
+
+@pytest.mark.parametrize("change", sorted(SQL_CHANGES))
+async def test_cached_team_follows_sql_change(db: Database, workspace: Workspace,
+                                              change: str) -> None:
+    """Assignment reads teams from the configuration cache; the triggers make a change
+    by any path reach the next pick."""
+    ids = [workspace.agent_id(index) for index in range(2)]
+    team = await add_team(db, workspace, "Support", members=ids)
+    assert await pick(db, workspace, team) == ids[0]
+
+    async with db.engine.begin() as connection:
+        await connection.execute(text(SQL_CHANGES[change]),
+                                 {"user": ids[1], "tenant": workspace.tenant_id})
+
+    assert await pick(db, workspace, team) == ids[0]
+
+
+async def test_cached_team_follows_strategy_and_name(db: Database, workspace: Workspace) -> None:
+    ids = [workspace.agent_id(index) for index in range(2)]
+    team = await add_team(db, workspace, "Support", members=ids)
+    await add_tickets(db, workspace, ids[0], Status.OPEN, 1)
+    assert await pick(db, workspace, team) == ids[0]
+
+    async with db.engine.begin() as connection:
+        await connection.execute(text("UPDATE ticketcloud_team SET strategy = 'least_open', "
+                                      "name = 'Care' WHERE id = :team"), {"team": team.id})
+    async with db.transaction() as session:
+        plan = await team_plan(session, workspace.tenant_id, team.id)
+        chosen = await pick_agent(session, workspace.tenant_id, plan)
+
+    assert chosen.agent is not None and chosen.agent.id == ids[1]
+    assert chosen.reason == f"{chosen.agent.name} had the fewest open tickets (0) in team Care"
+
+
+async def test_round_robin_keeps_configuration_version(db: Database,
+                                                       workspace: Workspace) -> None:
+    """Moving the cursor, which every round-robin pick does, leaves the workspace's
+    cached configuration valid; renaming the team does not."""
+    team = await add_team(db, workspace, "Support", members=[workspace.agent_id(0)])
+
+    async def version() -> int:
+        async with db.engine.connect() as connection:
+            return int((await connection.execute(text(
+                "SELECT version FROM portal_config_version WHERE tenant_id = :tenant"),
+                {"tenant": workspace.tenant_id})).scalar_one())
+
+    before = await version()
+    await pick(db, workspace, team)
+    after_pick = await version()
+    async with db.engine.begin() as connection:
+        await connection.execute(text("UPDATE ticketcloud_team SET name = 'Care' WHERE id = :team"),
+                                 {"team": team.id})
+
+    assert after_pick == before
+    assert await version() != before
+
+
+async def test_team_of_other_workspace_not_found(db: Database, workspace: Workspace) -> None:
+    team = await add_team(db, workspace, "Support", members=[workspace.agent_id(0)])
+
+    with pytest.raises(NotFound):
+        async with db.read() as session:
+            await team_plan(session, workspace.tenant_id + 1000, team.id)
