@@ -110,9 +110,14 @@ def merge_tags(current: Iterable[str], added: Iterable[str]) -> list[str]:
     return merged
 
 
+# The largest id a database column can store (a signed 64-bit integer). A bigger
+# number names no row, and SQLite's driver raises OverflowError for it.
+MAX_ID = 2**63 - 1
+
+
 def check_id(value: object, *, field: str) -> int:
-    """Return a row id: a positive integer (booleans are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """Return a row id: a positive integer up to MAX_ID (booleans are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise InvalidInput(f"Invalid {field} {value!r}: expected a positive integer id.",
                            field=field)
     return value

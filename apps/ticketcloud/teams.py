@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from portal.sdk import (
@@ -18,7 +18,15 @@ from portal.sdk import (
     utcnow,
 )
 from ticketcloud.checks import check_choice, check_id, check_label
-from ticketcloud.models import AgentProfile, AssignmentStrategy, Rating, Team, TeamMember, Ticket
+from ticketcloud.models import (
+    AgentProfile,
+    AssignmentStrategy,
+    Rating,
+    Rule,
+    Team,
+    TeamMember,
+    Ticket,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +35,11 @@ AGENT_ROLES = (Role.ADMIN, Role.AGENT)
 
 async def access_team(session: AsyncSession, tenant_id: int, team_id: object) -> Team:
     """Load a team of the tenant; another tenant's team is not found."""
-    return await access_row(session, Team, tenant_id, check_id(team_id, field="team_id"))
+    try:
+        return await access_row(session, Team, tenant_id, check_id(team_id, field="team_id"))
+    except NotFound as error:
+        error.field = error.field or "team_id"
+        raise
 
 
 async def list_teams(session: AsyncSession, tenant_id: int) -> list[Team]:
@@ -70,8 +82,8 @@ async def do_delete_team(session: AsyncSession, tenant_id: int, team_id: object)
     """Delete a team and its memberships.
 
     Raises Conflict (code `team_in_use`) while a ticket or a rating still names the team,
-    because both keep it as history. Rules that set the team stay, and routing skips
-    their action (see routing.apply_decisions).
+    because both keep it as history, and while a rule sets it: on SQLite a later team may
+    get the same id, and the rule would then route to that team.
     """
     team = await access_team(session, tenant_id, team_id)
     tickets = await _count(session, Ticket, Ticket.team_id == team.id, tenant_id)
@@ -80,11 +92,26 @@ async def do_delete_team(session: AsyncSession, tenant_id: int, team_id: object)
         raise Conflict(f"Team {team.name!r} is still named by {tickets} tickets and "
                        f"{ratings} ratings; move those tickets to another team first, or "
                        "keep the team.", code="team_in_use", field="team_id")
-    for member in await team_members(session, tenant_id, team.id or 0):
-        await session.delete(member)
+    rules = await _rules_setting_team(session, tenant_id, team.id)
+    if rules:
+        raise Conflict(f"Team {team.name!r} is set by the rules {', '.join(rules)}; change "
+                       "or delete those rules first.", code="team_in_use", field="team_id")
+    # The members go first, in their own statement, because the unit of work may order
+    # the team's DELETE before theirs, which the foreign key rejects.
+    await session.exec(delete(TeamMember).where(
+        col(TeamMember.tenant_id) == tenant_id, col(TeamMember.team_id) == team.id))
     await session.delete(team)
     await session.flush()
     logger.info("Deleted team %s of tenant %s", team.id, tenant_id)
+
+
+async def _rules_setting_team(session: AsyncSession, tenant_id: int,
+                              team_id: int | None) -> list[str]:
+    """Return the quoted names of the tenant's rules with an action that sets the team."""
+    rules = (await session.exec(select(Rule).where(Rule.tenant_id == tenant_id))).all()
+    return [repr(rule.name) for rule in rules
+            if any(action.get("type") == "set_team" and action.get("value") == team_id
+                   for action in rule.actions)]
 
 
 async def do_set_lead(session: AsyncSession, tenant_id: int, team_id: object, user_id: object,

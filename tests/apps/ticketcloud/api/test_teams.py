@@ -89,6 +89,20 @@ def test_teams_remove_non_member_not_found(fresh_api: ApiWorkspace) -> None:
     assert error_of(response)["field"] == "user_id"
 
 
+def test_ticket_other_workspace_team_not_found(fresh_api: ApiWorkspace,
+                                               other_api: ApiWorkspace) -> None:
+    theirs = create_team(other_api, "Theirs")
+    number = create_ticket(fresh_api.client("customer"))["number"]
+    agent = fresh_api.client("agent")
+    version = agent.get(f"/tickets/{number}").json()["version"]
+
+    response = agent.patch(f"/tickets/{number}", json={"team_id": theirs, "version": version})
+
+    assert response.status_code == 404
+    assert error_of(response)["field"] == "team_id"
+    assert agent.get(f"/tickets/{number}").json()["team_id"] is None
+
+
 def test_teams_duplicate_name_conflict(fresh_api: ApiWorkspace) -> None:
     create_team(fresh_api, "Support")
     other = create_team(fresh_api, "Billing")
@@ -156,6 +170,46 @@ def test_teams_delete_in_use_conflict(fresh_api: ApiWorkspace) -> None:
     assert error_of(response)["code"] == "team_in_use"
     assert "1 tickets" in error_of(response)["message"]
     assert still.status_code == 200
+
+
+def test_teams_delete_with_members(fresh_api: ApiWorkspace) -> None:
+    admin = fresh_api.client("admin")
+    team_id = create_team(fresh_api, "Support")
+    admin.post(f"/teams/{team_id}/members", json={"user_id": fresh_api.user_id("agent")})
+
+    deleted = admin.delete(f"/teams/{team_id}")
+
+    assert deleted.status_code == 204
+    assert admin.get(f"/teams/{team_id}").status_code == 404
+
+
+def test_teams_delete_set_by_rule_conflict(fresh_api: ApiWorkspace) -> None:
+    """A rule that sets the team keeps it: on SQLite the next team could reuse the id,
+    and the rule would route there."""
+    admin = fresh_api.client("admin")
+    team_id = create_team(fresh_api, "Billing")
+    admin.post("/rules", json={
+        "name": "Invoices", "conditions": [{"field": "subject", "operator": "contains",
+                                            "value": "invoice"}],
+        "actions": [{"type": "set_team", "value": team_id}]})
+
+    response = admin.delete(f"/teams/{team_id}")
+
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "team_in_use"
+    assert "'Invoices'" in error_of(response)["message"]
+    assert admin.get(f"/teams/{team_id}").status_code == 200
+
+
+@pytest.mark.parametrize("team_id", [2**63, 10**20])
+def test_teams_id_too_big_invalid(api: ApiWorkspace, team_id: int) -> None:
+    response = api.client("admin").post("/rules", json={
+        "name": "Huge", "conditions": [{"field": "subject", "operator": "contains",
+                                        "value": "x"}],
+        "actions": [{"type": "set_team", "value": team_id}]})
+
+    assert response.status_code == 422
+    assert "expected a positive integer id" in error_of(response)["message"]
 
 
 def test_teams_agent_reads_but_cannot_change(api: ApiWorkspace) -> None:
