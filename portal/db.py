@@ -30,6 +30,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 _Row = TypeVar("_Row")
 _AFTER_COMMIT_KEY = "miportal.after_commit"
 _SQLITE_BEGIN = "miportal_sqlite_begin"
+_SQLITE_SYNCHRONOUS = "miportal_sqlite_synchronous"
 _CONNECTION_KEY = "miportal.connection"
 
 
@@ -80,7 +81,8 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self, *, bulk: bool = False) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, bulk: bool = False,
+                          durable: bool = False) -> AsyncIterator[AsyncSession]:
         """Yield a session inside one transaction; commit on success, roll back on error.
 
         Callbacks registered with `after_commit` run once the commit succeeded, so events
@@ -88,6 +90,12 @@ class Database:
         transaction's statements run on the event loop's thread (see `sqlite_driver`);
         pass `bulk=True` for statements that may take long, such as mass deletes, to keep
         them on the database thread so that the loop goes on serving meanwhile.
+
+        SQLite runs with `synchronous=NORMAL`, so a commit may be undone by a power
+        failure (never by a crash of the process). Pass `durable=True` when the commit
+        makes a promise to someone outside, such as SMTP's 250 for a stored message:
+        the commit then returns only once the transaction is on disk (`FULL` for this
+        transaction). PostgreSQL's commits are durable by default.
         """
         async with self.sessions() as session:
             async with self._writer():
@@ -95,8 +103,10 @@ class Database:
                     if self.dialect == "sqlite":
                         # Take SQLite's write lock at BEGIN: a deferred transaction that
                         # later writes fails with "database is locked" instead of waiting.
-                        connection = await session.connection(
-                            execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
+                        options = {_SQLITE_BEGIN: "IMMEDIATE"}
+                        if durable:
+                            options[_SQLITE_SYNCHRONOUS] = "FULL"
+                        connection = await session.connection(execution_options=options)
                         driver = (await connection.get_raw_connection()).dbapi_connection
                         if not bulk and isinstance(driver, sqlite_driver.OneTripConnection):
                             # Short statements under the write lock: cheaper here.
@@ -265,5 +275,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Any) -> None:
-    mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    options = connection.get_execution_options()
+    # SQLite changes the level only outside a transaction, so it is set before BEGIN,
+    # and set back by the next transaction that does not ask for it.
+    level = options.get(_SQLITE_SYNCHRONOUS, "NORMAL")
+    record = connection.connection.info
+    if record.get(_SQLITE_SYNCHRONOUS, "NORMAL") != level:
+        connection.exec_driver_sql(f"PRAGMA synchronous={level}")
+        record[_SQLITE_SYNCHRONOUS] = level
+    connection.exec_driver_sql(f"BEGIN {options.get(_SQLITE_BEGIN, 'DEFERRED')}")

@@ -42,11 +42,13 @@ class GroupCommit(Generic[Request, Result]):
 
     def __init__(self, db: Database,
                  write: Callable[[AsyncSession, Request], Awaitable[Result]], *,
-                 name: str, max_group: int = MAX_GROUP) -> None:
+                 name: str, max_group: int = MAX_GROUP, durable: bool = False) -> None:
         self.db = db
         self.write = write
         self.name = name
         self.max_group = max_group
+        # Whether each commit waits until it is on disk (see `Database.transaction`).
+        self.durable = durable
         self._waiting: list[_Waiting[Request, Result]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -79,7 +81,7 @@ class GroupCommit(Generic[Request, Result]):
             started = time.monotonic()
             try:
                 results = []
-                async with self.db.transaction() as session:
+                async with self.db.transaction(durable=self.durable) as session:
                     for item in group:
                         results.append(await self.write(session, item.request))
             except Exception as error:
@@ -98,7 +100,7 @@ class GroupCommit(Generic[Request, Result]):
 
     async def _commit_alone(self, item: _Waiting[Request, Result]) -> None:
         try:
-            async with self.db.transaction() as session:
+            async with self.db.transaction(durable=self.durable) as session:
                 result = await self.write(session, item.request)
         except Exception as error:
             if not item.future.done():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models import _enum_column, _timestamp
@@ -53,10 +53,11 @@ class MailRoute(SQLModel, table=True):
 
 
 class InboundMail(SQLModel, table=True):
-    """One message for one routed recipient. The raw bytes are in the data folder under
-    `mail/inbound/<sha256[:2]>/<sha256>.eml`, written and fsynced before this row commits.
-    A message is stored once per tenant and app: by Message-ID, or by SHA-256 when it has
-    none."""
+    """One message for one routed recipient. Its raw bytes are in `InboundRaw`, committed
+    with this row, or for a message over `inbound.INLINE_MAX_BYTES` in the data folder
+    under `mail/inbound/<sha256[:2]>/<sha256>.eml`, written and fsynced before this row
+    commits. A message is stored once per tenant and app: by Message-ID, or by SHA-256
+    when it has none."""
 
     __tablename__ = "portal_mail_inbound"
     __table_args__ = (
@@ -82,6 +83,18 @@ class InboundMail(SQLModel, table=True):
     attempts: int = 0
     received_at: datetime = _timestamp()
     processed_at: datetime | None = _timestamp(nullable=True)
+
+
+class InboundRaw(SQLModel, table=True):
+    """The raw bytes of a stored message that is small enough to keep in the database,
+    in a table of its own so that loading `InboundMail` rows never reads them."""
+
+    __tablename__ = "portal_mail_raw"
+
+    inbound_id: int = Field(sa_column=Column(
+        Integer, ForeignKey("portal_mail_inbound.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 def transition(row: InboundMail, status: InboundStatus) -> None:
