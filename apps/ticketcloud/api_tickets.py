@@ -21,6 +21,7 @@ from portal.sdk import (
     InvalidInput,
     Principal,
     app_context,
+    is_mailable,
     principal,
     tenant_id,
 )
@@ -38,6 +39,7 @@ from ticketcloud.categories import access_category
 from ticketcloud.checks import check_optional_id
 from ticketcloud.conversation import Author, do_reply
 from ticketcloud.history import ticket_history
+from ticketcloud.mail_bounces import skipped_mail
 from ticketcloud.mail_out import failed_mail
 from ticketcloud.mail_views import add_mail_details, html_document
 from ticketcloud.models import Message, Ticket, Visibility
@@ -226,7 +228,8 @@ async def _created_view(session: AsyncSession, created: CreatedTicket,
                         who: Principal) -> dict[str, Any]:
     """Return a ticket created through the API in this transaction as visible to `who`,
     built from the rows just written. Its only message is public, and no mail of it was
-    sent or received yet, so nothing is read back."""
+    sent or received yet, so nothing is read back, except the skip that the confirmation
+    recorded for a requester address the outbox cannot send to."""
     ticket, messages = created.ticket, [created.message]
     if is_agent(who):
         view = agent_view(ticket, messages, attachments=created.attachments,
@@ -235,7 +238,8 @@ async def _created_view(session: AsyncSession, created: CreatedTicket,
         view["mail_errors"] = []
         view["participants"] = []
         view["bouncing"] = []
-        view["mail_skipped"] = []
+        view["mail_skipped"] = ([] if is_mailable(ticket.requester_email)
+                                else await skipped_mail(session, ticket))
     else:
         view = public_view(ticket, messages, attachments=created.attachments,
                            category_name=await _category_name(session, ticket))

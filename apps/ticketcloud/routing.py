@@ -42,9 +42,10 @@ async def apply_decisions(session: AsyncSession, ticket: Ticket,
             try:
                 new, label = await _target_value(session, ticket, action)
             except (NotFound, InvalidInput) as error:
-                logger.warning("Rule %s (%r) skipped %s on ticket %s of tenant %s: %s",
+                # A new ticket is routed before its INSERT, so it has a number but no id.
+                logger.warning("Rule %s (%r) skipped %s on ticket #%s of tenant %s: %s",
                                decision.rule_id, decision.rule_name, action.type.value,
-                               ticket.id, ticket.tenant_id, error.message)
+                               ticket.number, ticket.tenant_id, error.message)
                 continue
             await _set(session, ticket, field, new, label, decision)
 
