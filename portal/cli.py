@@ -125,6 +125,11 @@ async def _run(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     data_dir = Path(args.data_dir).resolve()
+    if args.command == "mail":
+        # Storing mail signs nothing, and a pipe pointed at the wrong folder must leave
+        # nothing there. It writes only the files of the big messages it stores.
+        return Settings(data_dir=data_dir, database_url=args.database_url,
+                        apps_dir=args.apps_dir.resolve())
     data_dir.mkdir(parents=True, exist_ok=True)
     return Settings(data_dir=data_dir, database_url=args.database_url,
                     secret_key=load_or_create_secret_key(data_dir),

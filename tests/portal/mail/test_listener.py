@@ -4,6 +4,7 @@ conversations, the stored rows, TicketCloud's tickets, and the Mail window's API
 from __future__ import annotations
 
 import asyncio
+import os
 import smtplib
 import subprocess
 import sys
@@ -271,8 +272,9 @@ def test_pipe_unknown_recipient_exit_67(server: PortalServer) -> None:
 @pytest.mark.parametrize("path", ["missing.sqlite3", "missing/db.sqlite3"])
 def test_pipe_missing_database_exit_75(tmp_path: Path, path: str) -> None:
     database = tmp_path / path
+    data_dir = tmp_path / "data"
     result = subprocess.run(
-        [sys.executable, "-m", "portal", "--data-dir", str(tmp_path), "--database-url",
+        [sys.executable, "-m", "portal", "--data-dir", str(data_dir), "--database-url",
          f"sqlite+aiosqlite:///{database}", "mail", "receive",
          "--recipient", "support@x.localhost"], input=b"Subject: x\r\n\r\nx\r\n",
         capture_output=True, cwd=REPOSITORY_ROOT, timeout=60, check=False)
@@ -283,6 +285,22 @@ def test_pipe_missing_database_exit_75(tmp_path: Path, path: str) -> None:
         "`python -m portal migrate` with the same --data-dir or --database-url, then "
         "deliver again")
     assert not database.exists()
+    # No secret key either: the data folder is left as it was, here not even created.
+    assert not data_dir.exists()
+
+
+def test_pipe_empty_data_folder_left_alone(tmp_path: Path) -> None:
+    """With the default SQLite file of a data folder that holds no portal, the pipe
+    exits 75 and writes nothing there, not even a secret key."""
+    result = subprocess.run(
+        [sys.executable, "-m", "portal", "--data-dir", str(tmp_path), "mail", "receive",
+         "--recipient", "support@x.localhost"], input=b"Subject: x\r\n\r\nx\r\n",
+        capture_output=True, cwd=REPOSITORY_ROOT, timeout=60, check=False,
+        env={**os.environ, "MIPORTAL_DATABASE_URL": ""})
+
+    assert result.returncode == 75
+    assert "does not exist; start the portal once" in result.stderr.decode()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_pipe_unmigrated_database_exit_75(tmp_path: Path) -> None:
