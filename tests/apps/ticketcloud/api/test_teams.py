@@ -91,7 +91,8 @@ def test_teams_remove_non_member_not_found(fresh_api: ApiWorkspace) -> None:
 
 def test_ticket_other_workspace_team_not_found(fresh_api: ApiWorkspace,
                                                other_api: ApiWorkspace) -> None:
-    theirs = create_team(other_api, "Theirs")
+    # other_api is shared by the module's tests, so the name is this test's own.
+    theirs = create_team(other_api, "Theirs for tickets")
     number = create_ticket(fresh_api.client("customer"))["number"]
     agent = fresh_api.client("agent")
     version = agent.get(f"/tickets/{number}").json()["version"]
