@@ -86,11 +86,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     except (OperationalError, ProgrammingError) as error:
         if not _missing_table(error):
             raise
-        logger.error("Receiving mail failed: the database has no portal tables (%s)",
-                     error.orig)
-        print("error: the database is not set up yet; start the portal once or run "
-              "`python -m portal migrate`, then deliver again", file=sys.stderr)
-        return EX_TEMPFAIL
+        return _not_migrated(error)
     finally:
         await db.dispose()
 
@@ -102,6 +98,16 @@ def _missing_sqlite_file(url: str) -> Path | None:
         return None
     path = Path(parsed.database)
     return None if path.exists() else path
+
+
+def _not_migrated(error: OperationalError | ProgrammingError,
+                  err: TextIO | None = None) -> int:
+    logger.error("Receiving mail failed: the database lacks tables of this portal version "
+                 "(%s)", error.orig)
+    print("error: the database is not set up for this portal version yet; start the "
+          "portal once or run `python -m portal migrate`, then deliver again",
+          file=err or sys.stderr)
+    return EX_TEMPFAIL
 
 
 def _missing_table(error: OperationalError | ProgrammingError) -> bool:
@@ -146,6 +152,10 @@ async def receive(gateway: InboundGateway, args: argparse.Namespace, *,
         print(f"error: {error.message}", file=err)
         return EX_DATAERR
     except StorageFailed as error:
+        cause = error.__cause__
+        if isinstance(cause, OperationalError | ProgrammingError) and _missing_table(cause):
+            # A database that an older portal version migrated: a table is missing.
+            return _not_migrated(cause, err)
         print(f"error: {error.message}", file=err)
         return EX_TEMPFAIL
     ids = ", ".join(f"{item.inbound_id}{' (duplicate)' if item.duplicate else ''}"

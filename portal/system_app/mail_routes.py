@@ -18,7 +18,7 @@ from portal.mail.mail_log import check_filters, do_retry_now, mail_log, outbound
 from portal.models import Role
 from portal.sdk import require_role
 from portal.services import Services
-from portal.web.responses import check_query_names
+from portal.web.responses import check_query_names, path_id
 
 _PAGE = Path(__file__).resolve().parent / "static" / "mail.html"
 MAX_LISTED = 200
@@ -66,7 +66,7 @@ async def replay_mail(request: Request) -> Response:
     """Process a quarantined message again; 404 for another workspace's message and 409
     for one that is not quarantined."""
     who = require_role(request, Role.ADMIN)
-    inbound_id = request.path_params["inbound_id"]
+    inbound_id = path_id(request, "inbound_id")
     services = _services(request)
     status = await services.inbound.replay(who.tenant_id, inbound_id)
     async with services.db.read() as session:
@@ -92,7 +92,7 @@ async def retry_outbound(request: Request) -> Response:
     who = require_role(request, Role.ADMIN)
     services = _services(request)
     async with services.db.transaction() as session:
-        row = await do_retry_now(session, who.tenant_id, request.path_params["outbox_id"])
+        row = await do_retry_now(session, who.tenant_id, path_id(request, "outbox_id"))
         item = outbound_entry(row)
     services.mail.wake()
     return JSONResponse({"item": item})

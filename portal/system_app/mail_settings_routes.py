@@ -25,7 +25,7 @@ from portal.models import Role
 from portal.registry.installed import is_installed
 from portal.sdk import require_role
 from portal.services import Services
-from portal.web.responses import read_json_object
+from portal.web.responses import path_id, read_json_object
 
 _PAGE = Path(__file__).resolve().parent / "static" / "mail_settings.html"
 MAX_BODY = 16 * 1024
@@ -92,7 +92,7 @@ async def update_mailbox(request: Request) -> Response:
     app_ids = await mail_apps(services, who.tenant_id)
     async with services.db.transaction() as session:
         mailbox = await do_update_mailbox(session, who.tenant_id,
-                                          request.path_params["mailbox_id"], data,
+                                          path_id(request, "mailbox_id"), data,
                                           app_ids=app_ids)
         view = mailbox_view(mailbox)
     return JSONResponse(view)
@@ -101,7 +101,7 @@ async def update_mailbox(request: Request) -> Response:
 async def delete_mailbox(request: Request) -> Response:
     who = require_role(request, Role.ADMIN)
     async with _services(request).db.transaction() as session:
-        await do_delete_mailbox(session, who.tenant_id, request.path_params["mailbox_id"])
+        await do_delete_mailbox(session, who.tenant_id, path_id(request, "mailbox_id"))
     return Response(status_code=204)
 
 
@@ -111,7 +111,7 @@ async def check_mailbox(request: Request) -> Response:
     services = _services(request)
     async with services.db.read() as session:
         mailbox = await access_mailbox(session, who.tenant_id,
-                                       request.path_params["mailbox_id"])
+                                       path_id(request, "mailbox_id"))
     check = await services.imap.check_connection(mailbox)
     return JSONResponse({"ok": check.ok, "message": check.message,
                          "messages": check.messages, "unseen": check.unseen})
@@ -121,7 +121,7 @@ async def poll_mailbox(request: Request) -> Response:
     """Poll the mailbox now and return what the poll did and the mailbox's new state."""
     who = require_role(request, Role.ADMIN)
     services = _services(request)
-    mailbox_id = request.path_params["mailbox_id"]
+    mailbox_id = path_id(request, "mailbox_id")
     async with services.db.read() as session:
         await access_mailbox(session, who.tenant_id, mailbox_id)
     result = await services.imap.poll(mailbox_id)

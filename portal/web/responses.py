@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
-from portal.errors import InvalidInput, PortalError, TooManyRequests
+from portal.errors import InvalidInput, NotFound, PortalError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,20 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "tem
 
 _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden",
                404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+# The largest id a database column can store (a signed 64-bit integer).
+MAX_ROW_ID = 2**63 - 1
+
+
+def path_id(request: Request, name: str) -> int:
+    """Return the `{name:int}` path parameter of `request`. Raise NotFound, naming the
+    parameter, for a number past `MAX_ROW_ID`: it names no row, and SQLite's driver
+    raises OverflowError for it."""
+    value: int = request.path_params[name]
+    if not 0 < value <= MAX_ROW_ID:
+        raise NotFound(f"No row has the {name} {value}.", field=name)
+    return value
 
 
 async def read_json_object(request: Request, *, max_bytes: int, hint: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from portal.errors import Forbidden
 from portal.models import Role
 from portal.sdk import principal, require_role
 from portal.services import Services
-from portal.web.responses import read_json_object
+from portal.web.responses import path_id, read_json_object
 
 MAX_BODY = 4096
 
@@ -61,7 +61,7 @@ async def create_my_token(request: Request) -> Response:
 
 async def revoke_my_token(request: Request) -> Response:
     who = principal(request)
-    token_id = request.path_params["token_id"]
+    token_id = path_id(request, "token_id")
     async with _services(request).db.transaction() as session:
         row = await access_token(session, token_id, tenant_id=who.tenant_id, user_id=who.user_id)
         await do_revoke_api_token(session, row, revoked_by=who.user_id)
@@ -81,7 +81,7 @@ async def list_all_tokens(request: Request) -> Response:
 
 async def revoke_any_token(request: Request) -> Response:
     who = require_role(request, Role.ADMIN)
-    token_id = request.path_params["token_id"]
+    token_id = path_id(request, "token_id")
     async with _services(request).db.transaction() as session:
         row = await access_token(session, token_id, tenant_id=who.tenant_id)
         await do_revoke_api_token(session, row, revoked_by=who.user_id)

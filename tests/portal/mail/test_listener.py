@@ -313,8 +313,8 @@ def test_pipe_unmigrated_database_exit_75(tmp_path: Path) -> None:
 
     assert result.returncode == 75
     assert result.stderr.decode().strip().endswith(
-        "error: the database is not set up yet; start the portal once or run "
-        "`python -m portal migrate`, then deliver again")
+        "error: the database is not set up for this portal version yet; start the portal "
+        "once or run `python -m portal migrate`, then deliver again")
 
 
 def test_pipe_uninstalled_app_exit_67(server: PortalServer, workspace: MailWorkspace) -> None:
@@ -426,6 +426,27 @@ def test_mail_window_other_tenant_not_found(server: PortalServer, factory: Facto
 
     assert listing.json()["items"] == []
     assert replay.status_code == 404
+
+
+HUGE_ID = 10**20
+
+
+@pytest.mark.parametrize(("method", "path", "field"), [
+    ("POST", f"/apps/system/api/mail/{HUGE_ID}/replay", "inbound_id"),
+    ("POST", f"/apps/system/api/mail/outbox/{HUGE_ID}/retry", "outbox_id"),
+    ("DELETE", f"/apps/system/api/mail/mailboxes/{HUGE_ID}", "mailbox_id"),
+    ("POST", f"/apps/system/api/mail/mailboxes/{HUGE_ID}/poll", "mailbox_id"),
+    ("DELETE", f"/api/me/tokens/{HUGE_ID}", "token_id"),
+    ("DELETE", f"/api/admin/tokens/{HUGE_ID}", "token_id"),
+])
+def test_id_past_64_bits_not_found(server: PortalServer, workspace: MailWorkspace,
+                                   method: str, path: str, field: str) -> None:
+    """A path id no database column can store names no row: 404, not a server error."""
+    with signed_in(server, workspace.admin) as client:
+        response = client.request(method, path)
+
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["field"] == field
 
 
 def test_mail_settings_address_taken_conflict(server: PortalServer, factory: Factory,
