@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from portal.sdk import Conflict, access_row
 from ticketcloud.checks import check_id, check_label
 from ticketcloud.models import Category, Ticket
+from ticketcloud.references import configuration_naming
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ async def do_rename_category(session: AsyncSession, tenant_id: int, category_id:
 
 async def do_delete_category(session: AsyncSession, tenant_id: int, category_id: object) -> None:
     """Delete a category. Raises Conflict (code `category_in_use`) while a ticket still
-    has it; rules that set or test the category stay, and routing skips a stale action."""
+    has it or a rule or SLA policy names it by id (see `references`). Rules that test
+    the category's name stay."""
     category = await access_category(session, tenant_id, category_id)
     statement = select(func.count()).select_from(Ticket).where(
         Ticket.tenant_id == tenant_id, Ticket.category_id == category.id)
@@ -60,6 +62,10 @@ async def do_delete_category(session: AsyncSession, tenant_id: int, category_id:
         raise Conflict(f"Category {category.name!r} is still set on {tickets} tickets; change "
                        "their category first, or keep it.", code="category_in_use",
                        field="category_id")
+    naming = await configuration_naming(session, tenant_id, category_id=category.id)
+    if naming:
+        raise Conflict(f"Category {category.name!r} is named by {', '.join(naming)}; change "
+                       "or delete those first.", code="category_in_use", field="category_id")
     await session.delete(category)
     await session.flush()
     logger.info("Deleted category %s of tenant %s", category.id, tenant_id)

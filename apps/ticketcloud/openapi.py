@@ -360,7 +360,8 @@ _ERRORS = {
     "403": "The caller's role does not allow this, or the CSRF token is missing.",
     "404": "Not found, or not visible to the caller.",
     "409": "Conflict: `stale_version` when the ticket changed since it was loaded, "
-           "`team_in_use` or `category_in_use` when tickets still name what is deleted, "
+           "`team_in_use` or `category_in_use` when tickets, rules or SLA policies still "
+           "name what is deleted, "
            "`conflict` for a name that is taken.",
     "411": "The upload has no Content-Length.",
     "413": "The upload is too large.",
@@ -565,8 +566,8 @@ def _configuration_paths() -> dict[str, Any]:
                          body=_body("TeamChanges"), tag="directory", description=admin),
             "delete": _op("Delete a team", _ok(None, "Deleted with its memberships.", "204"),
                           "403", "404", "409", tag="directory",
-                          description=admin + " 409 `team_in_use` while a ticket or a rating "
-                          "names the team."),
+                          description=admin + " 409 `team_in_use` while a ticket, a rating, "
+                          "a rule or an SLA policy names the team."),
         },
         "/teams/{team_id}/members": {
             "parameters": team_id,
@@ -593,7 +594,8 @@ def _configuration_paths() -> dict[str, Any]:
                          description=admin),
             "delete": _op("Delete a category", _ok(None, "Deleted.", "204"), "403", "404",
                           "409", tag="directory",
-                          description=admin + " 409 `category_in_use` while a ticket has it."),
+                          description=admin + " 409 `category_in_use` while a ticket has "
+                          "it, or a rule or an SLA policy names it."),
         },
         "/agents/{user_id}": {
             "parameters": [_path_parameter("user_id", "The agent's user id.")],

@@ -22,11 +22,11 @@ from ticketcloud.models import (
     AgentProfile,
     AssignmentStrategy,
     Rating,
-    Rule,
     Team,
     TeamMember,
     Ticket,
 )
+from ticketcloud.references import configuration_naming
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ async def do_delete_team(session: AsyncSession, tenant_id: int, team_id: object)
     """Delete a team and its memberships.
 
     Raises Conflict (code `team_in_use`) while a ticket or a rating still names the team,
-    because both keep it as history, and while a rule sets it: on SQLite a later team may
-    get the same id, and the rule would then route to that team.
+    because both keep it as history, and while a rule or SLA policy names it (see
+    `references`).
     """
     team = await access_team(session, tenant_id, team_id)
     tickets = await _count(session, Ticket, Ticket.team_id == team.id, tenant_id)
@@ -92,10 +92,10 @@ async def do_delete_team(session: AsyncSession, tenant_id: int, team_id: object)
         raise Conflict(f"Team {team.name!r} is still named by {tickets} tickets and "
                        f"{ratings} ratings; move those tickets to another team first, or "
                        "keep the team.", code="team_in_use", field="team_id")
-    rules = await _rules_setting_team(session, tenant_id, team.id)
-    if rules:
-        raise Conflict(f"Team {team.name!r} is set by the rules {', '.join(rules)}; change "
-                       "or delete those rules first.", code="team_in_use", field="team_id")
+    naming = await configuration_naming(session, tenant_id, team_id=team.id)
+    if naming:
+        raise Conflict(f"Team {team.name!r} is named by {', '.join(naming)}; change or "
+                       "delete those first.", code="team_in_use", field="team_id")
     # The members go first, in their own statement, because the unit of work may order
     # the team's DELETE before theirs, which the foreign key rejects.
     await session.exec(delete(TeamMember).where(
@@ -103,15 +103,6 @@ async def do_delete_team(session: AsyncSession, tenant_id: int, team_id: object)
     await session.delete(team)
     await session.flush()
     logger.info("Deleted team %s of tenant %s", team.id, tenant_id)
-
-
-async def _rules_setting_team(session: AsyncSession, tenant_id: int,
-                              team_id: int | None) -> list[str]:
-    """Return the quoted names of the tenant's rules with an action that sets the team."""
-    rules = (await session.exec(select(Rule).where(Rule.tenant_id == tenant_id))).all()
-    return [repr(rule.name) for rule in rules
-            if any(action.get("type") == "set_team" and action.get("value") == team_id
-                   for action in rule.actions)]
 
 
 async def do_set_lead(session: AsyncSession, tenant_id: int, team_id: object, user_id: object,

@@ -44,6 +44,27 @@ def test_categories_delete_in_use_conflict(fresh_api: ApiWorkspace) -> None:
     assert [item["id"] for item in listed] == [category_id]
 
 
+def test_categories_delete_named_by_rule_and_policy(fresh_api: ApiWorkspace) -> None:
+    """A rule or SLA policy that names the category by id keeps it: on SQLite a later
+    category may get the same id."""
+    admin = fresh_api.client("admin")
+    category_id = create_category(fresh_api, "Billing")
+    admin.post("/rules", json={
+        "name": "Invoices", "conditions": [{"field": "subject", "operator": "contains",
+                                            "value": "invoice"}],
+        "actions": [{"type": "set_category", "value": category_id}]})
+    admin.post("/sla/policies", json={"name": "Billing SLA", "first_response_minutes": 60,
+                                      "conditions": {"category_ids": [category_id]}})
+
+    response = admin.delete(f"/categories/{category_id}")
+
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "category_in_use"
+    assert error_of(response)["message"] == (
+        "Category 'Billing' is named by rule 'Invoices', SLA policy 'Billing SLA'; change "
+        "or delete those first.")
+
+
 def test_categories_duplicate_name_conflict(fresh_api: ApiWorkspace) -> None:
     create_category(fresh_api, "Billing")
     other = create_category(fresh_api, "Technical")

@@ -198,8 +198,25 @@ def test_teams_delete_set_by_rule_conflict(fresh_api: ApiWorkspace) -> None:
 
     assert response.status_code == 409
     assert error_of(response)["code"] == "team_in_use"
-    assert "'Invoices'" in error_of(response)["message"]
+    assert "rule 'Invoices'" in error_of(response)["message"]
     assert admin.get(f"/teams/{team_id}").status_code == 200
+
+
+def test_teams_delete_named_by_sla_policy(fresh_api: ApiWorkspace) -> None:
+    admin = fresh_api.client("admin")
+    team_id = create_team(fresh_api, "Care")
+    escalate_to = create_team(fresh_api, "Escalations")
+    admin.post("/sla/policies", json={"name": "Care SLA", "first_response_minutes": 60,
+                                      "conditions": {"team_ids": [team_id]}})
+    admin.post("/sla/policies", json={
+        "name": "Escalate", "first_response_minutes": 30,
+        "escalation": [{"action": "reassign", "team_id": escalate_to}]})
+
+    responses = [admin.delete(f"/teams/{team_id}"), admin.delete(f"/teams/{escalate_to}")]
+
+    assert [response.status_code for response in responses] == [409, 409]
+    assert "SLA policy 'Care SLA'" in error_of(responses[0])["message"]
+    assert "SLA policy 'Escalate'" in error_of(responses[1])["message"]
 
 
 @pytest.mark.parametrize("team_id", [2**63, 10**20])
