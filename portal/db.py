@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 AfterCommit = Callable[[], Awaitable[None]]
 _Row = TypeVar("_Row")
 _AFTER_COMMIT_KEY = "miportal.after_commit"
+# The largest id a database column can store (a signed 64-bit integer). A bigger
+# number names no row, and SQLite's driver raises OverflowError for it.
+MAX_ROW_ID = 2**63 - 1
 _SQLITE_BEGIN = "miportal_sqlite_begin"
 _SQLITE_SYNCHRONOUS = "miportal_sqlite_synchronous"
 _CONNECTION_KEY = "miportal.connection"
@@ -175,9 +178,9 @@ async def core_connection(session: AsyncSession) -> AsyncConnection:
     ends, because each call of that crosses into SQLAlchemy's greenlet and a new
     ticket runs a dozen Core statements."""
     transaction = session.sync_session.get_transaction()
-    kept = session.info.get(_CONNECTION_KEY)
-    if kept is not None and transaction is not None and kept[0] is transaction:
-        connection: AsyncConnection = kept[1]
+    stored = session.info.get(_CONNECTION_KEY)
+    if stored is not None and transaction is not None and stored[0] is transaction:
+        connection: AsyncConnection = stored[1]
         return connection
     connection = await session.connection()
     session.info[_CONNECTION_KEY] = (session.sync_session.get_transaction(), connection)

@@ -79,7 +79,15 @@ from portal import leases
 from portal.auth.sessions import Principal
 from portal.config_cache import NO_CONFIG_CHANGE
 from portal.config_cache import cached as cached_config
-from portal.db import Database, UTCDateTime, after_commit, core_connection, insert_row, utcnow
+from portal.db import (
+    MAX_ROW_ID,
+    Database,
+    UTCDateTime,
+    after_commit,
+    core_connection,
+    insert_row,
+    utcnow,
+)
 from portal.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, PortalError
 from portal.events.bus import EventBus
 from portal.events.log import stage_event, stage_events
@@ -97,7 +105,7 @@ from portal.sync.parser import XmlRejected, check_valid, parse_untrusted_xml
 from portal.tenants import access_row
 
 __all__ = [
-    "NO_CONFIG_CHANGE", "SDK_SCRIPT", "USERS", "Address", "AppBackend", "AppContext",
+    "MAX_ROW_ID", "NO_CONFIG_CHANGE", "SDK_SCRIPT", "USERS", "Address", "AppBackend", "AppContext",
     "Audience", "BackfillBatch", "Bounce", "BounceRecipient", "Conflict", "Event",
     "EventDraft", "Forbidden", "InvalidInput", "Job", "MailAddress", "MailAttachment",
     "MailDelivery", "MailHandler", "NotAuthenticated", "NotFound", "Notification",
@@ -114,8 +122,8 @@ __all__ = [
 # "/static/shell/sdk.js"</script>`.
 SDK_SCRIPT = "/static/shell/sdk.js"
 
-# The users' table, for `cached_config(..., tables=...)` of a value that holds users as
-# `find_users` returns them. Its triggers (migration portal_0010) give the workspace a
+# The users' table, for `cached_config(..., tables=...)` of a value that contains users
+# as `find_users` returns them. Its triggers (migration portal_0010) give the workspace a
 # new configuration version whenever a user changes.
 USERS = User.__table__  # type: ignore[attr-defined]
 

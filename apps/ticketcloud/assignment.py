@@ -117,9 +117,9 @@ async def pick_agent(session: AsyncSession, tenant_id: int, team: TeamPlan) -> P
 
 # Core statements, because ORM-enabled ones would flush the unit of work first. FOR
 # UPDATE locks the team's row until the commit on PostgreSQL, so that two tickets
-# assigned at once cannot both read the same cursor; SQLite ignores it, and there the
-# transaction holds the write lock since BEGIN. The cursor is left out of the team's
-# version triggers, so moving it keeps the versions the transaction read.
+# assigned at once cannot both read the same cursor. SQLite ignores it, because there
+# the transaction has had the write lock since BEGIN. The cursor is left out of the
+# team's version triggers, so moving it keeps the versions the transaction read.
 _READ_CURSOR = (select(Team.round_robin_cursor)  # type: ignore[call-overload]
                 .where(Team.id == bindparam("team")).with_for_update())
 _MOVE_CURSOR = (update(Team.__table__)  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import TypeVar
 
-from portal.sdk import InvalidInput
+from portal.sdk import MAX_ROW_ID, InvalidInput
 from ticketcloud.models import MAX_EMAIL, MAX_PERSON_NAME, MAX_SUBJECT
 
 MAX_BODY = 50_000
@@ -110,14 +110,9 @@ def merge_tags(current: Iterable[str], added: Iterable[str]) -> list[str]:
     return merged
 
 
-# The largest id a database column can store (a signed 64-bit integer). A bigger
-# number names no row, and SQLite's driver raises OverflowError for it.
-MAX_ID = 2**63 - 1
-
-
 def check_id(value: object, *, field: str) -> int:
-    """Return a row id: a positive integer up to MAX_ID (booleans are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+    """Return a row id: a positive integer up to MAX_ROW_ID (booleans are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROW_ID:
         raise InvalidInput(f"Invalid {field} {value!r}: expected a positive integer id.",
                            field=field)
     return value

@@ -5,7 +5,7 @@ Storing: the raw bytes of a message up to `INLINE_MAX_BYTES` go into `portal_mai
 with its row, in a transaction whose commit waits until it is on disk (`durable`). A
 bigger message goes to `<data-dir>/mail/inbound/<sha256[:2]>/<sha256>.eml`, written to a
 temporary file, fsynced and renamed (and the folder fsynced) before the row commits.
-Only then does the SMTP listener answer 250 or the MTA pipe exit with 0. The file name
+Only then does the SMTP listener reply 250 or the MTA pipe exit with 0. The file name
 is the content's SHA-256, so identical bytes for several tenants share one file.
 
 Processing: the message is parsed and the app's `mail_handler` runs in one transaction
@@ -477,15 +477,16 @@ class InboundGateway:
         """Parse a stored message and run its app's mail handler; return the status it
         ends in. Only a received message is processed, or a quarantined one on replay."""
         allowed = {InboundStatus.RECEIVED} | ({InboundStatus.QUARANTINED} if replay else set())
+        raw: bytes | None = None
         async with self.db.read() as session:
             row = await session.get(InboundMail, inbound_id)
+            if row is not None and row.status in allowed:
+                raw = (await (await core_connection(session)).execute(
+                    _RAW_CONTENT, {"inbound_id": inbound_id})).scalar()
         if row is None:
             raise NotFound(f"Inbound message {inbound_id} not found.", field="inbound_id")
         if row.status not in allowed:
             return row.status
-        async with self.db.read() as session:
-            raw = (await (await core_connection(session)).execute(
-                _RAW_CONTENT, {"inbound_id": inbound_id})).scalar()
         if raw is None:
             try:
                 raw = await asyncio.to_thread(self.raw_path(row.sha256).read_bytes)

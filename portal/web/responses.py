@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
+from portal.db import MAX_ROW_ID
 from portal.errors import InvalidInput, NotFound, PortalError, TooManyRequests
 
 logger = logging.getLogger(__name__)
@@ -23,14 +24,9 @@ _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden",
                404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
-# The largest id a database column can store (a signed 64-bit integer).
-MAX_ROW_ID = 2**63 - 1
-
-
 def path_id(request: Request, name: str) -> int:
     """Return the `{name:int}` path parameter of `request`. Raise NotFound, naming the
-    parameter, for a number past `MAX_ROW_ID`: it names no row, and SQLite's driver
-    raises OverflowError for it."""
+    parameter, for a number past `MAX_ROW_ID`, which names no row."""
     value: int = request.path_params[name]
     if not 0 < value <= MAX_ROW_ID:
         raise NotFound(f"No row has the {name} {value}.", field=name)

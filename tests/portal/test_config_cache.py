@@ -203,8 +203,8 @@ async def test_other_table_write_keeps_version(engines: tuple[Database, Database
 @pytest.mark.parametrize("options", [{}, config_cache.NO_CONFIG_CHANGE])
 async def test_watched_write_without_change_keeps_version(
         engines: tuple[Database, Database], options: dict[str, bool]) -> None:
-    """A write to a watched table forgets the version read, unless it runs with
-    NO_CONFIG_CHANGE, the mark of a column that the triggers leave out."""
+    """A write to a watched table makes the transaction read the version again, unless
+    it runs with NO_CONFIG_CHANGE, the mark of a column that the triggers leave out."""
     db, _ = engines
     tenant_id = await new_tenant(db)
     loader = CountingLoader()

@@ -218,7 +218,7 @@ def test_unmailable_requester_recorded(mail_server: PortalServer,
     assert outbox_rows(mail_server, workspace) == []
     assert [(item["message_id"], item["email"], item["reason"], item["bounced_at"])
             for item in view["mail_skipped"]] == [(None, "jörg@example.com", "unmailable", None)]
-    # The create response says so too, as the ticket read afterwards does.
+    # The create response lists the skip too, as the ticket read afterwards does.
     assert response.json()["mail_skipped"] == view["mail_skipped"]
 
 

@@ -1,5 +1,5 @@
-"""The MTA pipe's answer when storing fails because the database lacks a table of this
-portal version, as after an upgrade before the portal migrated it."""
+"""The MTA pipe's exit status and message when storing fails because the database lacks
+a table of this portal version, as after an upgrade before the portal migrated it."""
 
 from __future__ import annotations
 

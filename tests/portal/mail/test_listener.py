@@ -290,7 +290,7 @@ def test_pipe_missing_database_exit_75(tmp_path: Path, path: str) -> None:
 
 
 def test_pipe_empty_data_folder_left_alone(tmp_path: Path) -> None:
-    """With the default SQLite file of a data folder that holds no portal, the pipe
+    """With the default SQLite file of a data folder that contains no portal, the pipe
     exits 75 and writes nothing there, not even a secret key."""
     result = subprocess.run(
         [sys.executable, "-m", "portal", "--data-dir", str(tmp_path), "mail", "receive",
